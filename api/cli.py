@@ -1,0 +1,152 @@
+"""The ``presslens`` command: analyze, serve, train, eval. Each subcommand is thin over library code.
+
+Errors a user can cause (unreadable files, empty input, bad data, a model that will not load) end with
+exit code 2 and one line on stderr naming the problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class UsageError(Exception):
+    """A user-facing problem with the command's input."""
+
+
+def _read_inputs(paths: list[str]) -> list[tuple[str, str]]:
+    """(id, text) for each path; ``-`` reads stdin. Every input must be readable UTF-8 and not empty."""
+    out = []
+    for p in paths:
+        if p == "-":
+            data = sys.stdin.buffer.read()
+            ident = "stdin"
+        else:
+            path = Path(p)
+            if not path.is_file():
+                raise UsageError(f"{p}: no such file" if not path.exists() else f"{p}: not a regular file")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"{p}: cannot read: {exc.strerror}") from exc
+            ident = path.stem
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
+        if "\x00" in text:
+            raise UsageError(f"{p}: binary data, not text")
+        if not text.strip():
+            raise UsageError(f"{p}: empty input")
+        out.append((ident, text))
+    return out
+
+
+def _format_text(result: dict) -> str:
+    lines = [f"== {result['id']}: {result['label'].upper()} (confidence {result['confidence']:.2f})"]
+    if result.get("title"):
+        lines.append(f"   {result['title']}")
+    lines.append("Summary:")
+    for s in result["summary"]:
+        who = f"  [{s['speaker']}]" if s.get("speaker") else ""
+        lines.append(f"  - {s['text']}{who}")
+    flagged = [s for s in result["sentences"] if s["commentary"]]
+    lines.append(f"Commentary ({len(flagged)} sentence{'s' if len(flagged) != 1 else ''}):")
+    for s in flagged:
+        lines.append(f"  ! {s['text']}  (p={s['probability']:.2f})")
+    return "\n".join(lines)
+
+
+def _analyze(ns: argparse.Namespace) -> int:
+    from model.pipeline import AnalyzeOptions, Analyzer
+    from model.text import Article
+
+    inputs = _read_inputs(ns.files)
+    articles = [Article(text, id=ident) for ident, text in inputs]
+    for a, (ident, _) in zip(articles, inputs, strict=True):
+        if not a.sentences:
+            raise UsageError(f"{ident}: no sentences left after cleaning")
+    analyzer = Analyzer.load(ns.model, ns.summarizer)
+    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only)
+    results = [r.to_dict() for r in analyzer.analyze(articles, opts)]
+    if ns.format == "text":
+        print("\n\n".join(_format_text(r) for r in results))
+    else:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _serve(ns: argparse.Namespace) -> int:
+    from .server import run
+
+    run(host=ns.host, port=ns.port, model=ns.model)
+    return 0
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="presslens", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    an = sub.add_parser("analyze", help="summarize articles and label them neutral or editorial")
+    an.add_argument("files", nargs="+", metavar="FILE", help="article text files; - reads stdin")
+    an.add_argument("--format", choices=["json", "text"], default="json")
+    an.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    an.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
+    an.add_argument("--sentences", type=_positive, default=3, help="summary budget in sentences (default 3)")
+    an.add_argument("--words", type=_positive, default=None, help="summary budget in words")
+    an.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    an.set_defaults(func=_analyze)
+
+    sv = sub.add_parser("serve", help="start the HTTP API")
+    sv.add_argument("--host", default=None)
+    sv.add_argument("--port", type=int, default=None)
+    sv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    sv.set_defaults(func=_serve)
+
+    from training.cli import register as register_training
+
+    register_training(sub)
+    try:
+        from eval.cli import register as register_eval
+    except ImportError:  # pragma: no cover - eval is part of the distribution
+        register_eval = None
+    if register_eval:
+        register_eval(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    from model.encoder import ModelLoadError
+    from training.data import DataError
+
+    try:
+        return int(ns.func(ns) or 0)
+    except (UsageError, DataError, ModelLoadError) as exc:
+        print(f"presslens: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("presslens: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Stance: the probability that a sentence is the writer's own commentary, and the article label.
+
+A ``StanceModel`` owns an encoder (the packaged default, a hub id, a directory, optionally adapted with a
+LoRA adapter or fully fine-tuned) and a small head over its pooled embeddings. ``save_pretrained`` writes
+``config.json``, ``head.safetensors``, the adapter or encoder weights when they were trained, and a
+``README.md`` model card; ``from_pretrained`` reads exactly that back and refuses anything else (pickles
+included).
+
+The article rule (documented in the README): a sentence is *commentary* when its probability reaches the
+sentence threshold chosen on dev data and it is not reported speech (a quoted or attributed opinion is
+reporting). With ``n`` commentary sentences among ``m`` body sentences,
+
+    P(editorial) = sigmoid(k_share * (n/m - min_share)) * sigmoid(k_count * (n - min_count + 0.5))
+
+and the article is ``editorial`` when P(editorial) >= 0.5. Several confident asides make an editorial; a
+single stray sentence in a long report does not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from .claims import attribute
+from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model
+from .io import atomic_dir
+
+LABELS = ("neutral", "editorial")
+ID2LABEL = {0: "neutral", 1: "editorial"}
+CONFIG_NAME = "config.json"
+HEAD_NAME = "head.safetensors"
+FORMAT = "presslens-stance"
+FORMAT_VERSION = 1
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+
+
+@dataclass
+class ArticleRule:
+    min_share: float = 0.12
+    min_count: int = 2
+    k_share: float = 25.0
+    k_count: float = 3.0
+
+    def probability(self, n_commentary: int, n_sentences: int) -> float:
+        if n_sentences <= 0:
+            return 0.0
+        share = n_commentary / n_sentences
+        a = 1.0 / (1.0 + math.exp(-self.k_share * (share - self.min_share)))
+        b = 1.0 / (1.0 + math.exp(-self.k_count * (n_commentary - self.min_count + 0.5)))
+        return a * b
+
+
+@dataclass
+class StanceConfig:
+    encoder: str = DEFAULT_ENCODER
+    mode: str = "fast"  # fast: frozen encoder + head; adapter: LoRA + head; full: fine-tuned encoder + head
+    dim: int = 384
+    hidden: int = 0  # 0: a linear head; otherwise one hidden layer of this width
+    max_length: int = 128
+    threshold: float = 0.5
+    article_rule: ArticleRule = field(default_factory=ArticleRule)
+    id2label: dict = field(default_factory=lambda: dict(ID2LABEL))
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    training: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StanceConfig:
+        if d.get("format") != FORMAT:
+            raise ModelLoadError(f"config.json is not a presslens stance config (format={d.get('format')!r})")
+        if int(d.get("format_version", 0)) > FORMAT_VERSION:
+            raise ModelLoadError(f"stance format version {d.get('format_version')} is newer than this presslens")
+        id2label = {int(k): v for k, v in d.get("id2label", {}).items()}
+        if id2label != ID2LABEL:
+            raise ModelLoadError(f"id2label must be {ID2LABEL}, got {id2label}")
+        if d.get("mode") not in ("fast", "adapter", "full"):
+            raise ModelLoadError(f"unknown stance mode {d.get('mode')!r}")
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        kwargs["id2label"] = id2label
+        kwargs["article_rule"] = ArticleRule(**d.get("article_rule", {}))
+        return cls(**kwargs)
+
+
+def build_head(dim: int, hidden: int = 0) -> torch.nn.Module:
+    if hidden:
+        return torch.nn.Sequential(
+            torch.nn.Linear(dim, hidden), torch.nn.GELU(), torch.nn.Dropout(0.1), torch.nn.Linear(hidden, 1)
+        )
+    return torch.nn.Sequential(torch.nn.Linear(dim, 1))
+
+
+@dataclass
+class SentenceStance:
+    probability: float
+    commentary: bool
+    reported: bool
+    speaker: str | None
+
+
+@dataclass
+class ArticleStance:
+    label: str
+    confidence: float
+    editorial_probability: float
+    sentences: list[SentenceStance]
+
+    @property
+    def evidence(self) -> list[int]:
+        return [i for i, s in enumerate(self.sentences) if s.commentary]
+
+
+class StanceModel:
+    def __init__(self, config: StanceConfig, encoder: Encoder, head: torch.nn.Module):
+        self.config = config
+        self.encoder = encoder
+        self.head = head.to(encoder.device).eval()
+
+    @classmethod
+    def new(cls, encoder_ref: str = DEFAULT_ENCODER, mode: str = "fast", hidden: int = 0,
+            max_length: int = 128, encoder: Encoder | None = None) -> StanceModel:
+        encoder = encoder or Encoder(encoder_ref, max_length=max_length)
+        config = StanceConfig(encoder=str(encoder_ref), mode=mode, dim=encoder.dim, hidden=hidden,
+                              max_length=max_length)
+        return cls(config, encoder, build_head(encoder.dim, hidden))
+
+    # -- inference -------------------------------------------------------------------------------
+    def proba_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        """P(commentary) for each row of pooled embeddings from ``self.encoder``."""
+        if len(embeddings) == 0:
+            return np.zeros(0, dtype=np.float32)
+        with torch.inference_mode():
+            x = torch.as_tensor(embeddings, dtype=torch.float32, device=self.encoder.device)
+            return torch.sigmoid(self.head(x).squeeze(-1)).float().cpu().numpy()
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 2) probabilities in id2label order: [neutral, editorial]."""
+        p = self.proba_from_embeddings(self.encoder.encode(list(texts)))
+        return np.stack([1.0 - p, p], axis=1)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        p = self.predict_proba(texts)[:, 1]
+        return [self.config.id2label[int(x >= self.config.threshold)] for x in p]
+
+    def judge_article(self, texts: Sequence[str], probabilities: np.ndarray,
+                      is_title: Sequence[bool] | None = None) -> ArticleStance:
+        """Sentence commentary decisions and the article label from sentence probabilities."""
+        is_title = list(is_title) if is_title is not None else [False] * len(texts)
+        sentences: list[SentenceStance] = []
+        last_speaker = None
+        for text, p, title in zip(texts, probabilities, is_title, strict=True):
+            att = attribute(text)
+            spk = att.speaker
+            if att.reported and spk is None and att.quote_fraction >= 0.5:
+                spk = last_speaker  # a quotation continued from the previous sentence
+            last_speaker = spk if att.reported else None
+            commentary = bool(p >= self.config.threshold) and not att.reported and not title
+            sentences.append(SentenceStance(float(p), commentary, att.reported, spk))
+        body = [s for s, t in zip(sentences, is_title, strict=True) if not t]
+        n = sum(s.commentary for s in body)
+        pe = self.config.article_rule.probability(n, len(body))
+        label = "editorial" if pe >= 0.5 else "neutral"
+        return ArticleStance(label, float(max(pe, 1.0 - pe)), float(pe), sentences)
+
+    # -- persistence -----------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,
+                        extra_files: dict[str, str] | None = None) -> Path:
+        """Write the checkpoint atomically: a temporary sibling directory renamed into place."""
+        with atomic_dir(directory) as tmp:
+            for name, content in (extra_files or {}).items():
+                (tmp / name).write_text(content)
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+                      str(tmp / HEAD_NAME), metadata={"format": "pt"})
+            if self.config.mode == "adapter":
+                self.encoder.model.save_pretrained(str(tmp / "adapter"))
+            elif self.config.mode == "full":
+                self.encoder.model.save_pretrained(str(tmp / "encoder"))
+                self.encoder.tokenizer.save_pretrained(str(tmp / "encoder"))
+            (tmp / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2, sort_keys=True) + "\n")
+            (tmp / "README.md").write_text(card or model_card(self.config))
+        return Path(directory).resolve()
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, *, encoder: Encoder | None = None,
+                        device: str | None = None) -> StanceModel:
+        """Load a checkpoint written by ``save_pretrained``; ``encoder`` reuses an already loaded base."""
+        path = Path(directory)
+        config = read_config(path)
+        check_safe_checkpoint(path)
+        try:
+            head_state = load_file(str(path / HEAD_NAME))
+        except Exception as exc:  # safetensors raises its own error types for corrupt files
+            raise ModelLoadError(f"{path / HEAD_NAME} is not a readable safetensors file: {exc}") from exc
+        head = build_head(config.dim, config.hidden)
+        try:
+            head.load_state_dict(head_state)
+        except RuntimeError as exc:
+            raise ModelLoadError(f"{path / HEAD_NAME} does not match the config (dim/hidden): {exc}") from exc
+        if config.mode == "full":
+            encoder = Encoder(path / "encoder", max_length=config.max_length, device=device)
+        elif config.mode == "adapter":
+            encoder = _adapted_encoder(config, path / "adapter", device)
+        elif encoder is None or encoder.ref != config.encoder:
+            encoder = Encoder(config.encoder, max_length=config.max_length, device=device)
+        if encoder.dim != config.dim:
+            raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")
+        return cls(config, encoder, head)
+
+
+def read_config(path: Path) -> StanceConfig:
+    if not path.is_dir():
+        raise ModelLoadError(f"stance checkpoint {path} is not a directory")
+    cfg = path / CONFIG_NAME
+    if not cfg.is_file():
+        raise ModelLoadError(f"stance checkpoint {path} has no {CONFIG_NAME}")
+    try:
+        data = json.loads(cfg.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{cfg} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{cfg} must hold a JSON object")
+    try:
+        return StanceConfig.from_dict(data)
+    except TypeError as exc:
+        raise ModelLoadError(f"{cfg} has unexpected fields: {exc}") from exc
+
+
+def check_safe_checkpoint(path: Path) -> None:
+    """Refuse checkpoints that carry pickled weights: loading a pickle can run arbitrary code."""
+    for f in path.rglob("*"):
+        if f.suffix.lower() in _PICKLE_SUFFIXES:
+            raise ModelLoadError(f"refusing {f}: pickle-based weights are not loaded, use safetensors")
+    if not (path / HEAD_NAME).is_file():
+        raise ModelLoadError(f"stance checkpoint {path} has no {HEAD_NAME}")
+
+
+def _adapted_encoder(config: StanceConfig, adapter_dir: Path, device: str | None) -> Encoder:
+    from peft import PeftModel
+
+    if not (adapter_dir / "adapter_model.safetensors").is_file():
+        raise ModelLoadError(f"adapter checkpoint {adapter_dir} has no adapter_model.safetensors")
+    tokenizer, base = load_tokenizer_and_model(config.encoder)
+    try:
+        model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    except Exception as exc:
+        raise ModelLoadError(f"cannot apply adapter {adapter_dir}: {exc}") from exc
+    return Encoder(config.encoder, max_length=config.max_length, device=device, tokenizer=tokenizer, model=model)
+
+
+def model_card(config: StanceConfig) -> str:
+    t = config.training or {}
+    lines = [
+        "# presslens stance model",
+        "",
+        "Tells the writer's own commentary (`editorial`) from straight reporting (`neutral`), sentence by",
+        "sentence; the article label follows the documented rule in `model/stance.py`.",
+        "",
+        f"- encoder: `{config.encoder}` (mode: {config.mode})",
+        f"- head: {'linear' if not config.hidden else f'MLP, hidden {config.hidden}'} over mean-pooled embeddings",
+        f"- sentence threshold: {config.threshold:.3f} (chosen on dev data)",
+        f"- article rule: {json.dumps(asdict(config.article_rule), sort_keys=True)}",
+    ]
+    if t.get("data"):
+        lines += ["", "## Training data", ""]
+        lines += [f"- {d}" for d in t["data"]]
+    if t.get("licences"):
+        lines += ["", "## Licences", ""] + [f"- {x}" for x in t["licences"]]
+    if t.get("metrics"):
+        lines += ["", "## Metrics", "", "| split | metric | value |", "|---|---|---|"]
+        for split, metrics in sorted(t["metrics"].items()):
+            for name, value in sorted(metrics.items()):
+                lines.append(f"| {split} | {name} | {value:.4f} |" if isinstance(value, float)
+                             else f"| {split} | {name} | {value} |")
+    if t.get("command"):
+        lines += ["", "## Rebuild", "", "```", t["command"], "```"]
+    return "\n".join(lines) + "\n"

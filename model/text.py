@@ -1,0 +1,197 @@
+"""Articles, cleaning of scraped page furniture, and sentence segmentation with character offsets.
+
+Cleaning works line by line with generic rules (no seed strings): short lines without sentence
+punctuation are navigation or captions, known furniture phrases are dropped wherever they stand, and
+related-link text that a scraper ran into a sentence ("KerryJohn Forbes KerryWarren taps ... MORE") is cut
+out. The first real line is kept as the headline, a sentence of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# Whole lines that are page furniture whatever their length.
+_FURNITURE_LINE = re.compile(
+    r"""^(?:
+        advertisement|advertising|sponsored(?:\s+content)?|
+        share(?:\s+this(?:\s+(?:story|article|page))?)?(?:\s+on\s+\w+)?|
+        (?:latest|top|more|related)\s+(?:headlines|stories|news|articles|coverage|links)|
+        related(?:\s+content)?|read\s+more.*|continue\s+reading.*|click\s+here.*|
+        respond\s+to\s+this\s+(?:story|article)|leave\s+a\s+comment|comments?|
+        (?:sign\s+up|subscribe)\b.*|follow\s+us\b.*|
+        (?:photo|image|video|picture)(?:\s+credit)?\s*:.*|
+        skip\s+to\s+(?:main\s+)?content|back\s+to\s+top|print(?:\s+this)?|e-?mail(?:\s+this)?
+    )\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Footers recognised anywhere in a line: copyright notices and publishers' standards blurbs.
+_FOOTER = re.compile(
+    r"(?:^|\s)(?:copyright\s+(?:©\s*)?\d{4}|©\s*\d{4}|\(c\)\s*\d{4}|all\s+rights\s+reserved"
+    r"|trust\s+principles|our\s+standards\s*:|editorial\s+standards\s*:)",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^(?:by|from)\s+[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|&|de|van|von))*\s*$", re.IGNORECASE)
+_URL_LINE = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$", re.IGNORECASE)
+_BRACKET_LINE = re.compile(r"^\s*[\[(][^\])]{0,80}[\])]\s*$")
+_BULLET = re.compile(r"^\s*(?:[*•·▪‣◦-]|\d{1,2}[.)])\s+")
+# A lowercase letter glued to a capital starts a run of link titles; the link widget ends in "MORE".
+_LINK_RUN = re.compile(r"(?<=[a-z])[A-Z][^.!?\n]{0,400}?\s(?:MORE|More|READ MORE)\b(?=\s|$)")
+_DATE_TOKEN = re.compile(
+    r"^(?:(?:mon|tue|tues|wed|wednes|thu|thurs|fri|sat|satur|sun)(?:day)?|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|"
+    r"apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|"
+    r"gmt|utc|[ecmp][sd]?t|am|pm|a\.m|p\.m|updated|published|posted|\d[\d:./-]*)$",
+    re.IGNORECASE,
+)
+# A photo credit glued in front of a dateline: "State Dept photo(WASHINGTON) — ..."
+_CREDIT_PREFIX = re.compile(r"^[\w .,'’-]{0,40}\b(?:photo|image|picture)s?\s*(?=\([A-Z])", re.IGNORECASE)
+_SENT_END = re.compile(r"""[.!?…]["'”’)\]]*\s*$""")
+_WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a cleaned article; ``start``/``end`` index into ``Article.clean_text``."""
+
+    index: int
+    text: str
+    start: int
+    end: int
+    is_title: bool = False
+
+
+@dataclass
+class Article:
+    """A news article as given by a user: ``text`` is raw and may carry scraped page furniture."""
+
+    text: str
+    id: str = "article"
+    title: str | None = None
+    clean_text: str = field(init=False, default="")
+    sentences: list[Sentence] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TypeError("article text must be a string")
+        self.clean_text, self.sentences = segment(self.text, title=self.title)
+
+    @property
+    def body_sentences(self) -> list[Sentence]:
+        return [s for s in self.sentences if not s.is_title]
+
+
+def normalize(text: str) -> str:
+    """Unicode NFC, unified line breaks, no control characters, collapsed runs of spaces."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = re.sub(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+", " ", text)
+    return text
+
+
+def _words(line: str) -> int:
+    return len(_WORD.findall(line))
+
+
+def is_furniture_phrase(line: str) -> bool:
+    """True for a line that is furniture by what it says (ads, share buttons, footers, bylines, links)."""
+    s = line.strip()
+    return bool(
+        _FURNITURE_LINE.match(s) or _FOOTER.search(s) or _URL_LINE.match(s) or _BRACKET_LINE.match(s)
+        or (_BYLINE.match(s) and _words(s) <= 6) or _is_dateline(s)
+    )
+
+
+def _is_dateline(line: str) -> bool:
+    """A line made mostly of weekdays, months, dates and times: a timestamp, not prose."""
+    tokens = [t.strip(",;()") for t in line.split()]
+    tokens = [t for t in tokens if t]
+    if not tokens or len(tokens) > 10 or _SENT_END.search(line):
+        return False
+    return sum(bool(_DATE_TOKEN.match(t)) for t in tokens) >= max(2, (len(tokens) + 1) // 2)
+
+
+def is_furniture(line: str) -> bool:
+    """True for a line that is page furniture rather than article prose."""
+    s = line.strip()
+    if not s or is_furniture_phrase(s):
+        return True
+    # Short lines without sentence punctuation: navigation, datelines, captions, section labels.
+    return _words(s) <= 6 and not _SENT_END.search(s)
+
+
+def clean_lines(text: str, title: str | None = None) -> tuple[str | None, list[str]]:
+    """Split raw text into (headline, paragraphs) with furniture removed.
+
+    Without an explicit ``title`` the first line of at least three words that is not furniture by phrase
+    (it may lack punctuation, as headlines do) becomes the headline.
+    """
+    lines = [_CREDIT_PREFIX.sub("", _LINK_RUN.sub("", ln).strip()) for ln in normalize(text).split("\n")]
+    headline = title.strip() if title and title.strip() else None
+    paragraphs: list[str] = []
+    for ln in lines:
+        if not ln:
+            continue
+        bullet = _BULLET.match(ln)
+        if bullet:
+            ln = ln[bullet.end():].strip()
+            # Bulleted key points are content even without a full stop.
+            if _words(ln) >= 4 and not is_furniture_phrase(ln):
+                paragraphs.append(ln)
+                continue
+        if headline is None and not paragraphs and not is_furniture_phrase(ln):
+            # Headlines carry no closing full stop; a first line that does is already body text.
+            if 3 <= _words(ln) <= 30 and not _SENT_END.search(ln):
+                headline = ln
+                continue
+        if not is_furniture(ln):
+            paragraphs.append(ln)
+    if headline is not None and headline == (title or "").strip() and paragraphs and paragraphs[0] == headline:
+        paragraphs = paragraphs[1:]  # the body repeats the given title
+    return headline, paragraphs
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(paragraph: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) inside one paragraph, found with pysbd and located exactly."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for piece in _segmenter().segment(paragraph):
+        piece = piece.strip()
+        if not piece:
+            continue
+        start = paragraph.find(piece, cursor)
+        if start < 0:  # pysbd altered the text; fall back to the rest of the paragraph
+            start = cursor
+            while start < len(paragraph) and paragraph[start].isspace():
+                start += 1
+            spans.append((start, len(paragraph.rstrip())))
+            break
+        spans.append((start, start + len(piece)))
+        cursor = start + len(piece)
+    return [(a, b) for a, b in spans if b > a and _WORD.search(paragraph[a:b])]
+
+
+def segment(text: str, title: str | None = None) -> tuple[str, list[Sentence]]:
+    """Clean ``text`` and segment it; returns the cleaned text and its sentences with offsets into it."""
+    headline, paragraphs = clean_lines(text, title)
+    parts: list[str] = []
+    sentences: list[Sentence] = []
+    offset = 0
+    if headline:
+        parts.append(headline)
+        sentences.append(Sentence(0, headline, 0, len(headline), is_title=True))
+        offset = len(headline) + 2
+    for para in paragraphs:
+        for a, b in split_sentences(para):
+            sentences.append(Sentence(len(sentences), para[a:b], offset + a, offset + b))
+        parts.append(para)
+        offset += len(para) + 2
+    return "\n\n".join(parts), sentences

@@ -1,0 +1,71 @@
+"""Shared fixtures: tiny random models built once per session in a temp dir, and the seed articles."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEEDS = sorted(FIXTURES.glob("00[0-4]_*.txt"))
+
+_WORDS = (
+    "the a an of to in and is was be on for that with as by at from it this he she they said would will "
+    "russia russian ukraine crimea kerry lavrov talks meeting official state minister foreign london "
+    "referendum sanctions i think guess no doubt not what do you ? . , ' \" - : ; ( )"
+).split()
+
+
+def build_tiny_encoder(directory: Path, hidden: int = 32, layers: int = 2) -> Path:
+    """A random BERT with a small word-piece vocabulary, saved like any transformers checkpoint."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + letters + [f"##{c}" for c in letters] + _WORDS
+    seen, ordered = set(), []
+    for tok in vocab:
+        if tok not in seen:
+            seen.add(tok)
+            ordered.append(tok)
+    (directory / "vocab.txt").write_text("\n".join(ordered) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(vocab_size=len(ordered), hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=256)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> Path:
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
+
+
+@pytest.fixture(scope="session")
+def tiny_stance_dir(tiny_encoder_dir, tmp_path_factory) -> Path:
+    """A stance checkpoint over the tiny encoder with a random head (threshold 0.5)."""
+    from model.stance import StanceModel
+
+    model = StanceModel.new(str(tiny_encoder_dir))
+    return model.save_pretrained(tmp_path_factory.mktemp("tiny-stance") / "stance")
+
+
+@pytest.fixture(scope="session")
+def tiny_analyzer(tiny_stance_dir):
+    from model.pipeline import Analyzer
+
+    return Analyzer.load(tiny_stance_dir)
+
+
+@pytest.fixture(scope="session")
+def seed_texts() -> dict[str, str]:
+    return {p.stem[:3]: p.read_text(encoding="utf-8") for p in SEEDS}

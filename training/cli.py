@@ -1,0 +1,43 @@
+"""``presslens train ...``: thin argument parsing over the training functions."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="train a model on labelled data")
+    tsub = train.add_subparsers(dest="what", required=True, metavar="{stance}")
+    st = tsub.add_parser("stance", help="train the neutral/editorial sentence classifier")
+    st.add_argument("--data", action="append", required=True, metavar="PATH",
+                    help="labelled sentences (repeatable): CheckThat TSV, NewsSD/BABE CSV, text,label csv/tsv/jsonl/parquet, or a hub id")
+    st.add_argument("--dev", action="append", default=[], metavar="PATH", help="dev data: picks the epoch and threshold")
+    st.add_argument("--exclude", action="append", default=[], metavar="PATH",
+                    help="held-out evaluation files: their sentences are removed from training and scored at the end")
+    st.add_argument("--format", default="auto", help="format of the --data files (default: detect)")
+    st.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory (written atomically)")
+    st.add_argument("--encoder", default="default", help="encoder: 'default', a hub id or a directory")
+    st.add_argument("--mode", default="fast", choices=["fast", "adapter", "full"])
+    st.add_argument("--epochs", type=int, default=0)
+    st.add_argument("--lr", type=float, default=0.0)
+    st.add_argument("--batch-size", type=int, default=16)
+    st.add_argument("--hidden", type=int, default=0, help="hidden width of the head (0: linear)")
+    st.add_argument("--max-length", type=int, default=128)
+    st.add_argument("--seed", type=int, default=13)
+    st.add_argument("--limit", type=int, default=0, help="use at most N training sentences")
+    st.set_defaults(func=_train_stance)
+
+
+def _train_stance(ns: argparse.Namespace) -> int:
+    from .stance import TrainStanceArgs, train_stance
+
+    args = TrainStanceArgs(
+        data=ns.data, dev=ns.dev, exclude=ns.exclude, format=ns.format, out=ns.out, encoder=ns.encoder,
+        mode=ns.mode, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size, hidden=ns.hidden,
+        max_length=ns.max_length, seed=ns.seed, limit=ns.limit,
+        command="presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    train_stance(args, log=lambda m: print(m, file=sys.stderr))
+    return 0
