@@ -38,7 +38,9 @@ _URL_LINE = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$", re.IGNORECASE)
 _BRACKET_LINE = re.compile(r"^\s*[\[(][^\])]{0,80}[\])]\s*$")
 _BULLET = re.compile(r"^\s*(?:[*•·▪‣◦-]|\d{1,2}[.)])\s+")
 # A lowercase letter glued to a capital starts a run of link titles; the link widget ends in "MORE".
-_LINK_RUN = re.compile(r"(?<=[a-z])[A-Z][^.!?\n]{0,400}?\s(?:MORE|More|READ MORE)\b(?=\s|$)")
+_LINK_RUN = re.compile(
+    r"(?<=[a-z])[A-Z](?:[^.!?\n]|(?<=\b[A-Z])\.|\.(?=\w)){0,400}?\s(?:MORE|More|READ MORE)\b(?=\s|$)"
+)
 _DATE_TOKEN = re.compile(
     r"^(?:(?:mon|tue|tues|wed|wednes|thu|thurs|fri|sat|satur|sun)(?:day)?|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|"
     r"apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|"

@@ -1,0 +1,100 @@
+"""Cleaning of scraped page furniture and sentence segmentation with character offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.text import Article, clean_lines, is_furniture, segment
+
+
+def _texts(article: Article) -> list[str]:
+    return [s.text for s in article.sentences]
+
+
+def test_offsets_index_the_cleaned_text(seed_texts):
+    for key, raw in seed_texts.items():
+        art = Article(raw, id=key)
+        assert art.sentences, key
+        for s in art.sentences:
+            assert art.clean_text[s.start : s.end] == s.text, (key, s)
+        starts = [s.start for s in art.sentences]
+        assert starts == sorted(starts)
+        assert [s.index for s in art.sentences] == list(range(len(art.sentences)))
+
+
+def test_headline_is_its_own_sentence(seed_texts):
+    art = Article(seed_texts["001"])
+    assert art.sentences[0].is_title
+    assert art.sentences[0].text == "Secretary Kerry and Russian foreign minister meet in London to discuss Ukraine conflict"
+    assert not any(s.is_title for s in art.sentences[1:])
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Advertisement", "Share This Story", "Latest Headlines", "Respond to this story", "Copyright 2014 ABC News Radio",
+     "Our Standards: The Thomson Reuters Trust Principles.", "[State Department]", "By JC Finley",
+     "Friday, 14 March 2014 11:08 GMT", "Read more: https://example.com/x", "SIGN UP FOR OUR NEWSLETTER",
+     "© 2021 Example Media. All rights reserved.", "Photo: Getty Images"],
+)
+def test_furniture_lines_are_recognised(line):
+    assert is_furniture(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["The referendum is scheduled to take place on Sunday.", "But why now?",
+     "Russia, however, continues to escalate tensions."],
+)
+def test_prose_is_kept(line):
+    assert not is_furniture(line)
+
+
+def test_seed_furniture_removed(seed_texts):
+    everything = [t for raw in seed_texts.values() for t in _texts(Article(raw))]
+    banned = ("Advertisement", "Latest Headlines", "Share This Story", "Respond to this story", "Trust Principles",
+              "Copyright 2014", "By JC Finley", "[State Department]")
+    for sentence in everything:
+        for b in banned:
+            assert b not in sentence, (b, sentence)
+
+
+def test_run_together_related_links_are_cut(seed_texts):
+    art = Article(seed_texts["000"])
+    first_body = art.sentences[1].text
+    assert first_body.startswith("U.S. Secretary of State John Kerry is meeting with Russian Foreign Minister")
+    for junk in ("KerryJohn", "Warren taps", "MORE", "campaign manager", "blind team support"):
+        assert junk not in art.clean_text
+
+
+def test_link_rule_is_generic():
+    raw = "Senator Jane DoeJane Q. DoeSenate votes on budget Report finds flaws MORE said on Monday the bill passed."
+    _, paras = clean_lines(raw)
+    assert paras == ["Senator Jane Doe said on Monday the bill passed."]
+
+
+def test_quotes_stay_with_their_attribution(seed_texts):
+    art = Article(seed_texts["002"])
+    texts = _texts(art)
+    assert ('"I think the alignment of Britain and the European Union with the position that the U.S. is taking is '
+            'absolutely right. We must keep at them."') in texts
+
+
+def test_given_title_and_plain_text():
+    clean, sents = segment("First sentence here. Second one follows!\n\nA third paragraph.", title="A headline")
+    assert [s.text for s in sents] == ["A headline", "First sentence here.", "Second one follows!", "A third paragraph."]
+    assert sents[0].is_title and clean.startswith("A headline\n\n")
+
+
+def test_single_sentence_is_body_not_headline():
+    art = Article("This is an outrageous decision by a cowardly council.")
+    assert len(art.sentences) == 1 and not art.sentences[0].is_title
+
+
+def test_empty_and_furniture_only_give_no_sentences():
+    assert Article("").sentences == []
+    assert Article("Advertisement\n\nShare This Story\n").sentences == []
+
+
+def test_bullets_and_control_characters():
+    art = Article("Headline about a vote\n* Parliament votes on the budget today\n\x07Lawmakers met\u00a0early.")
+    assert _texts(art) == ["Headline about a vote", "Parliament votes on the budget today", "Lawmakers met early."]
