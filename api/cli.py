@@ -84,7 +84,38 @@ def _analyze(ns: argparse.Namespace) -> int:
 def _serve(ns: argparse.Namespace) -> int:
     from .server import run
 
-    run(host=ns.host, port=ns.port, model=ns.model)
+    if ns.model:  # fail fast on a path that is plainly not a checkpoint; the full load runs in the server
+        from model.stance import check_safe_checkpoint, read_config
+
+        read_config(Path(ns.model))
+        check_safe_checkpoint(Path(ns.model))
+    from pydantic import ValidationError
+
+    try:
+        run(host=ns.host, port=ns.port, model=ns.model)
+    except ValidationError as exc:  # a PRESSLENS_* variable with a bad value
+        first = exc.errors()[0]
+        raise UsageError(f"bad setting PRESSLENS_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+    return 0
+
+
+def _feedback_export(ns: argparse.Namespace) -> int:
+    from .feedback import FeedbackError, export_csv, open_store
+    from .settings import Settings
+
+    location = ns.db or Settings().feedback_db
+    if not ns.db and not Path(location).exists():
+        raise UsageError(f"no feedback database at {location} (set --db or PRESSLENS_FEEDBACK_DB)")
+    try:
+        store = open_store(location)
+        try:
+            written, superseded = export_csv(store, ns.out, kind=ns.kind, keep_all=ns.all)
+        finally:
+            store.close()
+    except (FeedbackError, OSError) as exc:
+        raise UsageError(str(exc)) from exc
+    note = f" ({superseded} earlier correction{'s' if superseded != 1 else ''} superseded)" if superseded else ""
+    print(f"wrote {written} row{'s' if written != 1 else ''} to {ns.out}{note}", file=sys.stderr)
     return 0
 
 
@@ -117,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=None)
     sv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
     sv.set_defaults(func=_serve)
+
+    fb = sub.add_parser("feedback", help="users' corrected labels stored by the API")
+    fsub = fb.add_subparsers(dest="what", required=True, metavar="{export}")
+    ex = fsub.add_parser("export", help="write the feedback as a text,label CSV for `presslens train stance`")
+    ex.add_argument("--out", required=True, metavar="FILE", help="CSV file to write (atomically)")
+    ex.add_argument("--db", default=None, metavar="PATH|URL",
+                    help="SQLite file or postgresql:// URL (default: PRESSLENS_FEEDBACK_DB or the server's default)")
+    ex.add_argument("--kind", choices=["article", "sentence"], default=None, help="only this kind of feedback")
+    ex.add_argument("--all", action="store_true",
+                    help="every stored row; by default a text corrected twice appears once, with its latest label")
+    ex.set_defaults(func=_feedback_export)
 
     from training.cli import register as register_training
 
