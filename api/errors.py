@@ -35,7 +35,7 @@ def error_response(status: int, message: str, error_type: str, headers: dict | N
 
 
 def _where(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p != "body"]
+    parts = [str(p) for p in (loc[1:] if loc[:1] == ("body",) else loc)]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)

@@ -1,5 +1,5 @@
 // The presslens page: builds requests for the JSON API and renders results with textContent only
-// (article text is untrusted: it never goes through innerHTML).
+// (article text is untrusted: no HTML string is ever parsed from it).
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
