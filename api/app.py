@@ -1,76 +1,101 @@
-"""FastAPI app factory. The model loads in the lifespan, never at import time."""
+"""FastAPI app factory. Nothing happens at import time; the model loads in the lifespan, in the background.
+
+While the model loads, ``/healthz`` answers and ``/readyz`` (and every model route) says 503 "loading",
+as orchestrators expect. A model that fails to load leaves the process up with ``/readyz`` naming the
+error, so the cause is visible instead of a crash loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from .batching import BatchQueue, LoadedModel, ModelSlot
+from .errors import BodyLimitMiddleware, install_error_handlers
+from .feedback import FeedbackStore, open_store
+from .metrics import RequestMetricsMiddleware, ServiceMetrics
+from .routes import analyze, feedback, models, ops, web
 from .settings import Settings
 
-
-class ArticleIn(BaseModel):
-    id: str | None = Field(None, max_length=200)
-    title: str | None = Field(None, max_length=1000)
-    text: str = Field(..., min_length=1)
+log = logging.getLogger("presslens.api")
+Loader = Callable[[Settings], LoadedModel]
 
 
-class AnalyzeRequest(BaseModel):
-    articles: list[ArticleIn] = Field(..., min_length=1)
-    summary_sentences: int = Field(3, ge=1, le=50)
-    claims_only: bool = False
+def default_loader(settings: Settings) -> LoadedModel:
+    from . import registry
+
+    return registry.load_initial(settings.model, settings.summarizer)
 
 
-def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
+def create_app(settings: Settings | None = None, analyzer=None, *, loader: Loader | None = None,
+               feedback_store: FeedbackStore | None = None) -> FastAPI:
+    """Build the service. ``analyzer`` (tests) skips loading; ``loader`` replaces how the model loads."""
     settings = settings or Settings()
+    slot = ModelSlot()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if app.state.analyzer is None:
-            from model.pipeline import Analyzer
+        app.state.feedback = feedback_store or await asyncio.to_thread(open_store, settings.feedback_db)
+        app.state.queue.start()
+        task = None
+        if slot.current is None:
+            task = asyncio.create_task(_load(app, loader or default_loader))
+        try:
+            yield
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+            await asyncio.to_thread(app.state.queue.stop)
+            if feedback_store is None:
+                app.state.feedback.close()
 
-            app.state.analyzer = await asyncio.to_thread(Analyzer.load, settings.model, settings.summarizer)
-        yield
-
-    app = FastAPI(title="presslens", version="0.1.0", lifespan=lifespan)
-    app.state.analyzer = analyzer
+    app = FastAPI(title="presslens", version="0.1.0", lifespan=lifespan,
+                  description="Condense news articles into key claims and tell straight reporting from the "
+                              "writer's commentary.")
+    metrics = ServiceMetrics(queue_depth=lambda: app.state.queue.depth())
     app.state.settings = settings
+    app.state.slot = slot
+    app.state.metrics = metrics
+    app.state.reload_lock = asyncio.Lock()
+    app.state.queue = BatchQueue(slot, max_articles=settings.batch_max_articles,
+                                 max_tokens=settings.batch_max_tokens, max_wait=settings.batch_wait_ms / 1000,
+                                 queue_size=settings.queue_size, metrics=metrics)
+    if analyzer is not None:
+        from . import registry
 
-    def get_analyzer(request: Request):
-        if request.app.state.analyzer is None:
-            raise HTTPException(503, "model not loaded yet")
-        return request.app.state.analyzer
+        slot.swap(registry.describe_given(analyzer, settings))
+        metrics.set_model("stance", slot.current.info["stance"]["version"])
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
+    install_error_handlers(app)
+    for module in (ops, analyze, feedback, models, web):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
 
-    @app.get("/readyz")
-    async def readyz(request: Request) -> dict:
-        if request.app.state.analyzer is None:
-            raise HTTPException(503, "model not loaded yet")
-        return {"status": "ready"}
+    # Outermost last: the body limit runs before anything reads the body; metrics see every answer.
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
 
-    @app.post("/v1/analyze")
-    async def analyze(req: AnalyzeRequest, analyzer: Annotated[object, Depends(get_analyzer)]) -> list[dict]:
-        from model.pipeline import AnalyzeOptions
-        from model.text import Article
-
-        if len(req.articles) > settings.max_articles:
-            raise HTTPException(422, f"at most {settings.max_articles} articles per request")
-        articles = []
-        for i, a in enumerate(req.articles):
-            if len(a.text) > settings.max_chars:
-                raise HTTPException(422, f"article {i}: text longer than {settings.max_chars} characters")
-            art = Article(a.text, id=a.id or f"article-{i}", title=a.title)
-            if not art.sentences:
-                raise HTTPException(422, f"article {i}: no sentences left after cleaning")
-            articles.append(art)
-        opts = AnalyzeOptions(summary_sentences=req.summary_sentences, claims_only=req.claims_only)
-        results = await asyncio.to_thread(analyzer.analyze, articles, opts)
-        return [r.to_dict() for r in results]
-
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app
+
+
+async def _load(app: FastAPI, loader: Loader) -> None:
+    settings: Settings = app.state.settings
+    try:
+        loaded = await asyncio.to_thread(loader, settings)
+    except Exception as exc:  # ModelLoadError and anything else: keep serving /healthz and say why
+        app.state.slot.error = str(exc) or type(exc).__name__
+        log.error("model failed to load: %s", app.state.slot.error)
+        return
+    app.state.slot.swap(loaded)
+    app.state.metrics.set_model("stance", loaded.info["stance"]["version"])
+    app.state.metrics.set_model("summarizer", loaded.info["summarizer"]["version"])
+    log.info("model ready: %s", loaded.version)

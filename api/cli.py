@@ -51,6 +51,8 @@ def _format_text(result: dict) -> str:
     lines = [f"== {result['id']}: {result['label'].upper()} (confidence {result['confidence']:.2f})"]
     if result.get("title"):
         lines.append(f"   {result['title']}")
+    if result.get("abstract"):
+        lines.append(f"Abstract: {result['abstract']['text']}")
     lines.append("Summary:")
     for s in result["summary"]:
         who = f"  [{s['speaker']}]" if s.get("speaker") else ""
@@ -71,8 +73,9 @@ def _analyze(ns: argparse.Namespace) -> int:
     for a, (ident, _) in zip(articles, inputs, strict=True):
         if not a.sentences:
             raise UsageError(f"{ident}: no sentences left after cleaning")
-    analyzer = Analyzer.load(ns.model, ns.summarizer)
-    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only)
+    analyzer = Analyzer.load(ns.model, ns.summarizer, abstractive=ns.abstractive)
+    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only,
+                          abstractive=bool(ns.abstractive))
     results = [r.to_dict() for r in analyzer.analyze(articles, opts)]
     if ns.format == "text":
         print("\n\n".join(_format_text(r) for r in results))
@@ -81,10 +84,78 @@ def _analyze(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _format_coverage(result: dict) -> str:
+    lines = ["Event summary:"]
+    for c in result["summary"]:
+        who = f"  [{c['speaker']}]" if c.get("speaker") else ""
+        lines.append(f"  - ({c['article']}) {c['text']}{who}")
+    lines.append(f"Shared claims ({len(result['shared'])}):")
+    for cl in result["shared"]:
+        who = f"  [{cl['speaker']}]" if cl.get("speaker") else ""
+        lines.append(f"  * {', '.join(cl['articles'])}: {cl['text']}{who}")
+    lines.append("Only one outlet:")
+    for ident, claims in result["unique"].items():
+        for c in claims:
+            lines.append(f"  - ({ident}) {c['text']}")
+    return "\n".join(lines)
+
+
+def _coverage(ns: argparse.Namespace) -> int:
+    from model.pipeline import AnalyzeOptions, Analyzer
+    from model.text import Article
+
+    inputs = _read_inputs(ns.files)
+    if len(inputs) < 2:
+        raise UsageError("coverage needs at least two articles on the same event")
+    articles = [Article(text, id=ident) for ident, text in inputs]
+    for a, (ident, _) in zip(articles, inputs, strict=True):
+        if not a.body_sentences:
+            raise UsageError(f"{ident}: no sentences left after cleaning")
+    analyzer = Analyzer.load(ns.model, ns.summarizer)
+    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only)
+    result = analyzer.coverage(articles, opts).to_dict()
+    if ns.format == "text":
+        print(_format_coverage(result))
+    else:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
 def _serve(ns: argparse.Namespace) -> int:
     from .server import run
 
-    run(host=ns.host, port=ns.port, model=ns.model)
+    if ns.model:  # fail fast on a path that is plainly not a checkpoint; the full load runs in the server
+        from model.stance import check_safe_checkpoint, read_config
+
+        read_config(Path(ns.model))
+        check_safe_checkpoint(Path(ns.model))
+    from pydantic import ValidationError
+
+    try:
+        run(host=ns.host, port=ns.port, model=ns.model)
+    except ValidationError as exc:  # a PRESSLENS_* variable with a bad value
+        first = exc.errors()[0]
+        raise UsageError(f"bad setting PRESSLENS_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+    return 0
+
+
+def _feedback_export(ns: argparse.Namespace) -> int:
+    from .feedback import FeedbackError, export_csv, open_store
+    from .settings import Settings
+
+    location = ns.db or Settings().feedback_db
+    if not ns.db and not Path(location).exists():
+        raise UsageError(f"no feedback database at {location} (set --db or PRESSLENS_FEEDBACK_DB)")
+    try:
+        store = open_store(location)
+        try:
+            written, superseded = export_csv(store, ns.out, kind=ns.kind, keep_all=ns.all)
+        finally:
+            store.close()
+    except (FeedbackError, OSError) as exc:
+        raise UsageError(str(exc)) from exc
+    note = f" ({superseded} earlier correction{'s' if superseded != 1 else ''} superseded)" if superseded else ""
+    print(f"wrote {written} row{'s' if written != 1 else ''} to {ns.out}{note}", file=sys.stderr)
     return 0
 
 
@@ -110,13 +181,36 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--sentences", type=_positive, default=3, help="summary budget in sentences (default 3)")
     an.add_argument("--words", type=_positive, default=None, help="summary budget in words")
     an.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    an.add_argument("--abstractive", default=None, metavar="MODEL",
+                    help="also write an abstractive summary with this seq2seq checkpoint (hub id or directory)")
     an.set_defaults(func=_analyze)
+
+    cv = sub.add_parser("coverage", help="several articles on one event: event summary and shared claims")
+    cv.add_argument("files", nargs="+", metavar="FILE", help="article text files (two or more); - reads stdin")
+    cv.add_argument("--format", choices=["json", "text"], default="json")
+    cv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    cv.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
+    cv.add_argument("--sentences", type=_positive, default=3, help="event summary budget in sentences (default 3)")
+    cv.add_argument("--words", type=_positive, default=None, help="event summary budget in words")
+    cv.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    cv.set_defaults(func=_coverage)
 
     sv = sub.add_parser("serve", help="start the HTTP API")
     sv.add_argument("--host", default=None)
     sv.add_argument("--port", type=int, default=None)
     sv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
     sv.set_defaults(func=_serve)
+
+    fb = sub.add_parser("feedback", help="users' corrected labels stored by the API")
+    fsub = fb.add_subparsers(dest="what", required=True, metavar="{export}")
+    ex = fsub.add_parser("export", help="write the feedback as a text,label CSV for `presslens train stance`")
+    ex.add_argument("--out", required=True, metavar="FILE", help="CSV file to write (atomically)")
+    ex.add_argument("--db", default=None, metavar="PATH|URL",
+                    help="SQLite file or postgresql:// URL (default: PRESSLENS_FEEDBACK_DB or the server's default)")
+    ex.add_argument("--kind", choices=["article", "sentence"], default=None, help="only this kind of feedback")
+    ex.add_argument("--all", action="store_true",
+                    help="every stored row; by default a text corrected twice appears once, with its latest label")
+    ex.set_defaults(func=_feedback_export)
 
     from training.cli import register as register_training
 

@@ -1,9 +1,22 @@
-"""Service settings, read from ``PRESSLENS_*`` environment variables (pydantic-settings)."""
+"""Service settings, read from ``PRESSLENS_*`` environment variables (pydantic-settings).
+
+Nothing here touches the disk or loads a model: a ``Settings()`` object is plain configuration, built by
+the CLI or a test and handed to ``create_app``.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_feedback_db() -> str:
+    """``$XDG_DATA_HOME/presslens/feedback.sqlite3``: outside the checkout, so a fresh clone keeps it."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "presslens" / "feedback.sqlite3")
 
 
 class Settings(BaseSettings):
@@ -13,5 +26,31 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     model: str | None = Field(None, description="stance checkpoint directory (default: the shipped model)")
     summarizer: str | None = Field(None, description="summarizer checkpoint directory")
-    max_articles: int = Field(64, ge=1, description="articles per request")
-    max_chars: int = Field(100_000, ge=1, description="characters per article")
+    models_dir: str | None = Field(
+        None, description="folder of checkpoint directories that POST /v1/models/reload may load (nothing outside it)")
+
+    # Security: both off unless set. The API key guards /v1/*; the admin token guards model reload.
+    api_key: SecretStr | None = Field(None, description="require 'Authorization: Bearer KEY' on /v1/*")
+    admin_token: SecretStr | None = Field(None, description="bearer token for admin endpoints (reload)")
+    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins (none: CORS off)")
+
+    # Request limits (each violation is a 413 with a message naming the limit).
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted")
+    max_articles: int = Field(64, ge=1, le=10_000, description="articles per request")
+    max_chars: int = Field(100_000, ge=100, description="characters per article (text or HTML)")
+
+    # Batching: requests that arrive together share one encoder pass.
+    batch_max_articles: int = Field(32, ge=1, description="most articles merged into one model call")
+    batch_max_tokens: int = Field(16_384, ge=128, description="most (estimated) tokens merged into one model call")
+    batch_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long the first request waits for company")
+    queue_size: int = Field(64, ge=1, description="requests waiting for the model; beyond this: 503 + Retry-After")
+    request_timeout_s: float = Field(120.0, gt=0, description="longest a request waits for its result")
+
+    feedback_db: str = Field(default_factory=default_feedback_db,
+                             description="SQLite file path, or a postgresql:// URL (needs psycopg)")
+
+    @field_validator("api_key", "admin_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v):
+        # PRESSLENS_ADMIN_TOKEN="" must mean "off", not "the empty string is the token".
+        return None if v is None or (isinstance(v, str) and not v.strip()) else v

@@ -1,0 +1,143 @@
+"""Dependencies shared by the routes: auth, the running model, and turning request bodies into Articles."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from model.pipeline import AnalyzeOptions
+from model.text import Article
+
+from .batching import BatchQueue, BatchResult, LoadedModel, QueueFull, ShuttingDown
+from .errors import ApiError
+from .schemas import AnalyzeOptionsIn, ArticleIn
+from .settings import Settings
+
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _token_matches(given: str, expected: str) -> bool:
+    # Constant time: the comparison must not reveal how many leading characters were right.
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def require_api_key(settings: SettingsDep, creds: Credentials) -> None:
+    if settings.api_key is None:
+        return
+    if creds is None or not _token_matches(creds.credentials, settings.api_key.get_secret_value()):
+        raise ApiError(401, "missing or wrong API key: send 'Authorization: Bearer <key>'", "unauthorized",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_admin(settings: SettingsDep, creds: Credentials) -> None:
+    if settings.admin_token is None:
+        raise ApiError(403, "admin endpoints are off: set PRESSLENS_ADMIN_TOKEN to enable them", "disabled")
+    if creds is None or not _token_matches(creds.credentials, settings.admin_token.get_secret_value()):
+        raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <token>'", "unauthorized",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_model(request: Request) -> LoadedModel:
+    loaded = request.app.state.slot.current
+    if loaded is None:
+        error = request.app.state.slot.error
+        if error:
+            raise ApiError(503, f"the model failed to load: {error}", "model_unavailable")
+        raise ApiError(503, "the model is still loading", "model_loading", headers={"Retry-After": "5"})
+    return loaded
+
+
+ModelDep = Annotated[LoadedModel, Depends(get_model)]
+
+
+def get_queue(request: Request, _: ModelDep) -> BatchQueue:
+    return request.app.state.queue
+
+
+QueueDep = Annotated[BatchQueue, Depends(get_queue)]
+
+
+def html_to_text(html: str) -> tuple[str | None, str]:
+    """(page title, main text) of a web page, boilerplate removed by trafilatura."""
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
+                                          include_tables=False, favor_precision=True)
+    except Exception:  # trafilatura/lxml raise assorted errors on junk markup: treat as "nothing found"
+        doc = None
+    if doc is None or not (doc.text or "").strip():
+        return None, ""
+    return (doc.title or None), doc.text
+
+
+def to_articles(items: list[ArticleIn], settings: Settings) -> list[Article]:
+    """Check the configurable limits and build Articles (cleaning, segmentation, HTML extraction).
+
+    Runs in a worker thread: segmenting 100k characters or parsing a large page takes real CPU.
+    """
+    if len(items) > settings.max_articles:
+        raise ApiError(413, f"too many articles: {len(items)} given, at most {settings.max_articles} per request "
+                       "(PRESSLENS_MAX_ARTICLES)", "too_many_articles")
+    articles = []
+    for i, item in enumerate(items):
+        name = f"articles[{i}]" + (f" ({item.id})" if item.id else "")
+        body = item.text if item.text is not None else item.html
+        if len(body) > settings.max_chars:
+            raise ApiError(413, f"{name}: {len(body)} characters, at most {settings.max_chars} per article "
+                           "(PRESSLENS_MAX_CHARS)", "article_too_long")
+        if "\x00" in body:
+            raise ApiError(422, f"{name}: binary data (NUL characters), not text", "invalid_text")
+        title = item.title
+        if item.html is not None:
+            page_title, text = html_to_text(item.html)
+            if not text.strip():
+                raise ApiError(422, f"{name}: no article text found in the HTML", "no_text")
+            title = title or page_title
+        else:
+            text = item.text
+        article = Article(text, id=item.id or f"article-{i}", title=title)
+        if not article.sentences:
+            raise ApiError(422, f"{name}: no sentences left after cleaning (is it an article?)", "no_text")
+        articles.append(article)
+    return articles
+
+
+def to_options(req: AnalyzeOptionsIn) -> AnalyzeOptions:
+    return AnalyzeOptions(summary_sentences=req.summary_sentences, summary_words=req.summary_words,
+                          claims_only=req.claims_only)
+
+
+async def run_analysis(request: Request, queue: BatchQueue, items: list[ArticleIn],
+                       options: AnalyzeOptionsIn, kind: str = "analyze") -> BatchResult:
+    """Articles in, results out: prepare off the loop, queue for the batcher, await the result."""
+    settings: Settings = request.app.state.settings
+    articles = await asyncio.to_thread(to_articles, items, settings)
+    try:
+        future = queue.submit(articles, to_options(options), kind=kind)
+    except QueueFull as exc:
+        request.app.state.metrics.rejected.labels("queue_full").inc()
+        raise ApiError(503, f"the service is busy ({exc}); retry shortly", "overloaded",
+                       headers={"Retry-After": "1"}) from None
+    except ShuttingDown as exc:
+        raise ApiError(503, str(exc), "unavailable", headers={"Retry-After": "5"}) from None
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), settings.request_timeout_s)
+    except asyncio.TimeoutError:
+        request.app.state.metrics.rejected.labels("timeout").inc()
+        raise ApiError(503, f"no result within {settings.request_timeout_s:g} s; the service is overloaded",
+                       "timeout", headers={"Retry-After": "5"}) from None
+    except ShuttingDown as exc:
+        raise ApiError(503, str(exc), "unavailable", headers={"Retry-After": "5"}) from None

@@ -1,0 +1,151 @@
+"""Loading, validating and describing checkpoints for the service (ids, versions, checksums, card metrics).
+
+A reload is allowed only from a directory inside the configured models folder, only when it holds a
+presslens stance checkpoint with safetensors weights (``StanceModel.from_pretrained`` refuses pickles,
+corrupt or truncated files and configs that do not match), and only after a smoke prediction gives
+well-formed output. Anything else raises ``ModelLoadError`` and the serving model stays as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from model.encoder import ModelLoadError
+from model.pipeline import Analyzer, default_stance_path, default_summarizer_path
+from model.stance import LABELS, StanceModel
+from model.text import Article
+
+from .batching import LoadedModel
+
+_SMOKE = Article(
+    "Officials met in London on Friday to discuss the sanctions. The ministry said the talks would resume "
+    "next week. Frankly, this whole exercise is a waste of everyone's time.",
+    id="smoke",
+)
+_HASHED_SUFFIXES = (".json", ".safetensors", ".txt", ".model")
+
+
+def checksums(directory: Path) -> dict[str, str]:
+    """sha256 of every weight/config file in a checkpoint, by relative path (the model card is not hashed)."""
+    out = {}
+    for f in sorted(directory.rglob("*")):
+        if f.is_file() and f.suffix in _HASHED_SUFFIXES and not f.name.startswith("."):
+            h = hashlib.sha256()
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[str(f.relative_to(directory))] = h.hexdigest()
+    return out
+
+
+def version_of(sums: dict[str, str], encoder: str = "") -> str:
+    """A short id that changes whenever any weight or config file (or the base encoder) changes."""
+    blob = json.dumps({"files": sums, "encoder": encoder}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def describe_stance(path: Path, active: bool) -> dict:
+    config = json.loads((path / "config.json").read_text())
+    sums = checksums(path)
+    training = config.get("training") or {}
+    return {
+        "id": path.name if path.resolve() != default_stance_path().resolve() else "presslens-stance-default",
+        "kind": "stance", "version": version_of(sums, str(config.get("encoder", ""))), "active": active,
+        "path": str(path), "checksums": sums, "metrics": training.get("metrics", {}),
+        "encoder": config.get("encoder"), "mode": config.get("mode"), "threshold": config.get("threshold"),
+    }
+
+
+def describe_summarizer(path: Path | None) -> dict:
+    if path is None or not (path / "config.json").is_file():
+        return {"id": "presslens-summarizer-builtin", "kind": "summarizer", "version": "builtin", "active": True,
+                "path": None, "checksums": {}, "metrics": {}}
+    sums = checksums(path)
+    config = json.loads((path / "config.json").read_text())
+    return {"id": path.name, "kind": "summarizer", "version": version_of(sums), "active": True, "path": str(path),
+            "checksums": sums, "metrics": (config.get("training") or {}).get("metrics", {})}
+
+
+def smoke_test(analyzer: Analyzer) -> None:
+    """One prediction on a fixed article; the output must be well-formed or the model is refused."""
+    try:
+        (result,) = analyzer.analyze([_SMOKE])
+        d = result.to_dict()
+    except Exception as exc:
+        raise ModelLoadError(f"smoke prediction failed: {type(exc).__name__}: {exc}") from exc
+    if d["label"] not in LABELS:
+        raise ModelLoadError(f"smoke prediction gave label {d['label']!r}, not one of {LABELS}")
+    probs = [s["probability"] for s in d["sentences"]]
+    if len(probs) != len(_SMOKE.sentences) or not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probs):
+        raise ModelLoadError(f"smoke prediction gave malformed sentence probabilities: {probs}")
+
+
+def load_initial(stance_dir: str | None, summarizer_dir: str | None) -> LoadedModel:
+    stance_path = Path(stance_dir) if stance_dir else default_stance_path()
+    analyzer = Analyzer.load(stance_path, summarizer_dir)
+    smoke_test(analyzer)
+    return _loaded(analyzer, stance_path, Path(summarizer_dir) if summarizer_dir else default_summarizer_path())
+
+
+def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_path: Path | None) -> LoadedModel:
+    stance = describe_stance(stance_path, active=True)
+    summ = describe_summarizer(summarizer_path)
+    return LoadedModel(analyzer, version=f"{stance['id']}@{stance['version']}",
+                       info={"stance": stance, "summarizer": summ, "summarizer_path": summarizer_path})
+
+
+def resolve_checkpoint(models_dir: str | None, name: str) -> Path:
+    """The checkpoint directory ``name`` inside ``models_dir``; anything resolving outside it is refused."""
+    if not models_dir:
+        raise PermissionError("no models folder is configured (PRESSLENS_MODELS_DIR)")
+    root = Path(models_dir).expanduser().resolve()
+    candidate = (root / name).resolve()  # follows symlinks: a link pointing out of the folder is refused
+    if candidate == root or not candidate.is_relative_to(root):
+        raise PermissionError(f"{name!r} is not inside the models folder")
+    if not candidate.is_dir():
+        raise FileNotFoundError(f"no checkpoint directory {name!r} in the models folder")
+    return candidate
+
+
+def load_replacement(path: Path, current: LoadedModel) -> LoadedModel:
+    """Load a stance checkpoint to replace ``current``, reusing its encoder when the base matches.
+
+    The caller runs ``smoke_test`` on the result before swapping it in (on the batch worker, since a
+    shared encoder's tokenizer must not be used from two threads at once).
+    """
+    old: Analyzer = current.analyzer
+    stance = StanceModel.from_pretrained(path, encoder=old.encoder)
+    return _loaded(Analyzer(stance, old.summarizer), path, current.info.get("summarizer_path"))
+
+
+def list_checkpoints(models_dir: str | None) -> list[Path]:
+    if not models_dir:
+        return []
+    root = Path(models_dir).expanduser()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and (p / "config.json").is_file())
+
+
+def describe_given(analyzer: Analyzer, settings) -> LoadedModel:
+    """A ``LoadedModel`` for an analyzer built by the caller (tests, embedding the app in a program).
+
+    Its version hashes the head weights and config in memory, so it changes whenever the model does.
+    """
+    if settings.model and (Path(settings.model) / "config.json").is_file():
+        return _loaded(analyzer, Path(settings.model).resolve(),
+                       Path(settings.summarizer) if settings.summarizer else None)
+    h = hashlib.sha256(json.dumps(analyzer.stance.config.to_dict(), sort_keys=True).encode())
+    for name, tensor in sorted(analyzer.stance.head.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().numpy().tobytes())
+    stance = {"id": "in-memory", "kind": "stance", "version": h.hexdigest()[:12], "active": True, "path": None,
+              "checksums": {}, "metrics": analyzer.stance.config.training.get("metrics", {}),
+              "encoder": analyzer.stance.config.encoder, "mode": analyzer.stance.config.mode,
+              "threshold": analyzer.stance.config.threshold}
+    return LoadedModel(analyzer, version=f"in-memory@{stance['version']}",
+                       info={"stance": stance, "summarizer": describe_summarizer(None), "summarizer_path": None})

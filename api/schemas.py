@@ -1,0 +1,200 @@
+"""Request and response bodies. Every input field carries limits; responses mirror ``Analysis.to_dict``.
+
+The hard ``Field`` limits below are ceilings that hold whatever the settings say; the configurable limits
+(articles per request, characters per article) are checked in ``deps.py`` with a message naming them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Label = Literal["neutral", "editorial"]
+
+# Ceilings: the body-size limit (4 MiB by default) rejects anything near them first.
+HARD_MAX_CHARS = 2_000_000
+HARD_MAX_ARTICLES = 10_000
+
+
+class _Strict(BaseModel):
+    # Unknown fields are an error: a typo such as "body" for "text" must not be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArticleIn(_Strict):
+    """One article: plain ``text`` (optionally with a ``title``) or raw ``html`` of a web page."""
+
+    id: str | None = Field(None, max_length=200, description="your identifier, echoed back")
+    title: str | None = Field(None, max_length=1000, description="headline, if not part of the text (for html: overrides the page title)")
+    text: str | None = Field(None, max_length=HARD_MAX_CHARS, description="the article's text")
+    html: str | None = Field(None, max_length=HARD_MAX_CHARS,
+                             description="a web page; reduced to the article's main text (trafilatura)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ArticleIn:
+        if (self.text is None) == (self.html is None):
+            raise ValueError("give exactly one of 'text' or 'html'")
+        body = self.text if self.text is not None else self.html
+        if not body.strip():
+            raise ValueError("the article is empty")
+        return self
+
+
+class AnalyzeOptionsIn(_Strict):
+    summary_sentences: int | None = Field(3, ge=1, le=50, description="summary budget in sentences")
+    summary_words: int | None = Field(None, ge=1, le=5000, description="summary budget in words")
+    claims_only: bool = Field(False, description="leave the writer's commentary out of the summary")
+
+
+class AnalyzeRequest(AnalyzeOptionsIn):
+    articles: list[ArticleIn] = Field(..., min_length=1, max_length=HARD_MAX_ARTICLES)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "articles": [{"id": "a1", "text": "Officials met in London on Friday. Critics said the talks failed."}],
+        "summary_sentences": 2, "claims_only": False}]})
+
+
+class CoverageRequest(AnalyzeRequest):
+    articles: list[ArticleIn] = Field(..., min_length=2, max_length=HARD_MAX_ARTICLES,
+                                      description="two or more articles on one event")
+
+
+# -- responses -----------------------------------------------------------------------------------
+class _Open(BaseModel):
+    # Extra fields pass through: the model layer may add fields without the API dropping them.
+    model_config = ConfigDict(extra="allow")
+
+
+class SentenceOut(_Open):
+    index: int
+    text: str
+    start: int
+    end: int
+    is_title: bool
+    commentary: bool
+    probability: float
+    reported: bool
+    speaker: str | None
+
+
+class SummaryOut(_Open):
+    index: int
+    text: str
+    start: int
+    end: int
+    score: float
+    commentary: bool
+    speaker: str | None
+
+
+class AnalysisOut(_Open):
+    id: str
+    title: str | None
+    label: Label
+    confidence: float
+    editorial_probability: float
+    commentary: list[int] = Field(description="indices of the commentary sentences")
+    summary: list[SummaryOut]
+    sentences: list[SentenceOut]
+
+
+class AnalyzeResponse(BaseModel):
+    model: str = Field(description="version of the model that answered")
+    results: list[AnalysisOut]
+
+
+class SummaryResult(_Open):
+    id: str
+    title: str | None
+    summary: list[SummaryOut]
+
+
+class SummarizeResponse(BaseModel):
+    model: str
+    results: list[SummaryResult]
+
+
+class ClassifyResult(_Open):
+    id: str
+    title: str | None
+    label: Label
+    confidence: float
+    editorial_probability: float
+    commentary: list[int]
+    sentences: list[SentenceOut]
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    results: list[ClassifyResult]
+
+
+class CoverageArticle(_Open):
+    id: str
+    title: str | None
+    label: Label
+    confidence: float
+    editorial_probability: float
+    commentary: list[int]
+    summary: list[SummaryOut]
+
+
+class CoverageResponse(_Open):
+    """``CoverageResult.to_dict()`` plus the model version: ``summary`` (the event summary), ``shared``
+    (claims carried by two or more articles, with their ids) and ``unique`` (each article's own claims)."""
+
+    model: str
+    articles: list[CoverageArticle]
+    summary: list[dict]
+    shared: list[dict]
+    unique: dict[str, list[dict]]
+
+
+class FeedbackIn(_Strict):
+    """A user's corrected label for an article (no ``sentence_index``) or one of its sentences."""
+
+    text: str = Field(..., min_length=1, max_length=HARD_MAX_CHARS,
+                      description="the sentence (or article) text the label belongs to")
+    label: Label
+    article_id: str | None = Field(None, max_length=200)
+    sentence_index: int | None = Field(None, ge=0, le=100_000)
+    predicted: Label | None = Field(None, description="what presslens said, if known")
+    model: str | None = Field(None, max_length=200, description="model version that made the prediction")
+    comment: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> FeedbackIn:
+        if not self.text.strip():
+            raise ValueError("'text' is blank")
+        return self
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    kind: Literal["article", "sentence"]
+    label: Label
+
+
+class ReloadRequest(_Strict):
+    checkpoint: str = Field(..., min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-]+$",
+                            description="name of a checkpoint directory inside the configured models folder")
+
+
+class ModelInfo(_Open):
+    id: str
+    kind: Literal["stance", "summarizer"]
+    version: str
+    active: bool
+    path: str | None = None
+    checksums: dict[str, str] = Field(default_factory=dict)
+    metrics: dict = Field(default_factory=dict)
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    error_type: str
