@@ -25,6 +25,7 @@ the selected indices in article order):
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
@@ -149,9 +150,15 @@ class EncoderLogReg(_LogRegBase):
         self._cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        from tqdm import tqdm
+
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            for t, e in zip(missing, np.asarray(self.encoder.encode(missing)), strict=True):
+        chunk = 256
+        # A train split takes minutes to encode on a CPU: show progress, in chunks the encoder batches well.
+        for start in tqdm(range(0, len(missing), chunk), desc="encoder_lr: embedding", unit="chunk",
+                          disable=len(missing) <= chunk, leave=False, file=sys.stderr):
+            part = missing[start : start + chunk]
+            for t, e in zip(part, np.asarray(self.encoder.encode(part)), strict=True):
                 self._cache[t] = e
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)

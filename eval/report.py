@@ -608,9 +608,11 @@ def classifier_table_md(result: Mapping[str, Any]) -> str:
 def paired_sentence(p: Mapping[str, Any], digits: int = 3) -> str:
     """One line a reader can quote: the difference, its 95% CI and the p-value."""
     verdict = "significant at 5%" if p["p_value"] < 0.05 else "not significant at 5%"
+    # No resample crossed zero: all the bootstrap can say is p < 1/resamples, never p = 0.
+    pv = f"p < {1 / p['n_resamples']:.3g}" if p["p_value"] == 0 else f"p = {p['p_value']:.3f}"
     return (f"Paired bootstrap ({p['n_resamples']} resamples), {p['a']} minus {p['b']} on {p['metric']}: "
             f"{p['delta']:+.{digits}f} [95% CI {p['ci_low']:+.{digits}f}, {p['ci_high']:+.{digits}f}], "
-            f"p = {p['p_value']:.3f} ({verdict}).")
+            f"{pv} ({verdict}).")
 
 
 def compare_summarizers(scores: Mapping[str, Sequence[Mapping[str, float]]], primary: str, *,

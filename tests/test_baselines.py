@@ -141,3 +141,19 @@ def test_run_summary_baselines_shape():
     out = baselines.run_summary_baselines(SENTS, ["Kerry talked about sanctions."], k=2)
     assert list(out) == list(baselines.SUMMARY_BASELINES)
     assert all(len(v) <= 2 and v == sorted(v) for v in out.values())
+
+
+def test_stance_report_from_baselines_is_byte_identical_across_runs(tiny_encoder_dir, tmp_path):
+    """Fit, predict, bootstrap and write twice from scratch: the same metrics.json bytes."""
+    from eval import report
+    from model.encoder import Encoder
+
+    test = TEST * 5
+    gold = TEST_Y * 5
+    outs = []
+    for run in range(2):
+        runs = baselines.run_stance_baselines(TRAIN, TRAIN_Y, test, encoder=Encoder(tiny_encoder_dir), seed=0)
+        res = report.compare_classifiers(gold, runs, "encoder_lr", n_resamples=200)
+        outs.append(report.write_metrics(tmp_path / str(run), res).read_bytes())
+    assert outs[0] == outs[1]
+    assert b'"strongest_baseline"' in outs[0] and b'"macro_f1_ci"' in outs[0]

@@ -71,6 +71,8 @@ def test_paired_bootstrap_detects_a_real_gap_and_not_a_null_one():
     res = report.paired_bootstrap(np.mean, (better,), (base,), seed=3)
     assert res.delta == pytest.approx(float(np.mean(better - base)))
     assert res.low > 0 and res.p_value < 0.01
+    assert "p < 0.001 (significant at 5%)" in report.paired_sentence({**res.to_dict(), "a": "x", "b": "y",
+                                                                      "metric": "m", "p_value": 0.0})
     same = report.paired_bootstrap(np.mean, (base,), (base.copy(),))
     assert same.delta == 0 and same.p_value == 1.0
     noise = base + rng.normal(0, 3, size=150)
