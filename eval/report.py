@@ -685,3 +685,107 @@ def rouge_plot_input(result: Mapping[str, Any]) -> dict[str, dict[str, tuple[flo
     """:func:`compare_summarizers` output reshaped for :func:`plot_rouge_bars`."""
     return {name: {t: (v["value"], v["ci_low"], v["ci_high"]) for t, v in per.items()}
             for name, per in result["systems"].items()}
+
+
+# ------------------------------------------------------------------------------------------ whole reports
+# One call per eval command: everything in the report directory except run.json (the caller owns the clock
+# and the data paths, so it calls write_run_info itself).
+
+
+def write_stance_report(out_dir: str | os.PathLike, *, texts: Sequence[str], gold: Sequence[str],
+                        systems: Mapping[str, Mapping[str, Any]], primary: str = "presslens",
+                        ids: Sequence[str] | None = None, title: str = "Stance evaluation",
+                        extra: Mapping[str, Any] | None = None, n_resamples: int = N_RESAMPLES,
+                        seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """metrics.json, report.md, predictions.csv, confusion_matrix.png and reliability.png for a stance eval.
+
+    ``systems[name]`` = ``{"labels": [neutral|editorial...], "proba": P(editorial) or None}``, all on the
+    same items as ``gold``; ``primary`` is presslens. ``extra`` (data name, threshold, train split...) is
+    merged into metrics.json under ``"run"`` -- keep it free of timestamps and absolute temp paths.
+    Returns the metrics dict that was written.
+    """
+    out = Path(out_dir)
+    labels = ("neutral", "editorial")
+    result = compare_classifiers(gold, systems, primary, labels=labels, n_resamples=n_resamples, seed=seed)
+    metrics = dict(result)
+    if extra:
+        metrics["run"] = dict(extra)
+    write_metrics(out, metrics)
+
+    ids = list(ids) if ids is not None else [str(i) for i in range(1, len(gold) + 1)]
+    names = list(systems)
+    columns = ["id", "text", "gold"]
+    for name in names:
+        columns += [f"{name}_label"] + ([f"{name}_p_editorial"] if systems[name].get("proba") is not None else [])
+    rows = []
+    for i, (ident, text, g) in enumerate(zip(ids, texts, gold, strict=True)):
+        row: dict[str, Any] = {"id": ident, "text": text, "gold": g}
+        for name in names:
+            row[f"{name}_label"] = systems[name]["labels"][i]
+            if systems[name].get("proba") is not None:
+                row[f"{name}_p_editorial"] = float(systems[name]["proba"][i])
+        rows.append(row)
+    write_predictions_csv(out / "predictions.csv", rows, columns)
+
+    plot_confusion_matrix(result["systems"][primary]["confusion"], labels, out / "confusion_matrix.png",
+                          title=f"{primary}: confusion matrix (n={result['n']})")
+    from .metrics import binary
+
+    # A constant probability (the majority baseline) is one dot, not a curve: leave it out of the diagram.
+    probs = {n: np.asarray(s["proba"], dtype=float) for n, s in systems.items()
+             if s.get("proba") is not None and np.ptp(np.asarray(s["proba"], dtype=float)) > 0}
+    plots = ["![confusion matrix](confusion_matrix.png)"]
+    if probs:
+        plot_reliability_diagram(binary(list(gold)), probs, out / "reliability.png",
+                                 title="Reliability: predicted vs observed P(editorial)")
+        plots.append("![reliability diagram](reliability.png)")
+    n_ed = sum(1 for g in gold if g == "editorial")
+    md = [f"# {title}", "", f"{result['n']} items ({n_ed} editorial, {result['n'] - n_ed} neutral). "
+          "macro-F1 over the two labels with a 95% percentile bootstrap interval "
+          f"({n_resamples} resamples, seed {seed}); ECE over 10 equal-width bins of P(editorial).", ""]
+    if extra:
+        md += [markdown_table(["setting", "value"], [[k, v] for k, v in sorted(extra.items())]), ""]
+    md += [classifier_table_md(result), *plots, "",
+           "Per-item predictions of every system: `predictions.csv`."]
+    write_text(out / "report.md", "\n".join(md))
+    return metrics
+
+
+def write_summary_report(out_dir: str | os.PathLike, *, doc_ids: Sequence[str],
+                         scores: Mapping[str, Sequence[Mapping[str, float]]],
+                         summaries: Mapping[str, Sequence[Sequence[str]]] | None = None,
+                         primary: str = "presslens", ceilings: Sequence[str] = ("oracle",),
+                         title: str = "Summary evaluation", extra: Mapping[str, Any] | None = None,
+                         n_resamples: int = N_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """metrics.json, report.md, predictions.csv (per document and system: ROUGE and the summary) and
+    rouge.png for a summary eval. ``scores[system]`` is one :func:`eval.metrics.rouge` dict per document;
+    ``summaries[system]`` the selected sentences per document (optional). Returns the metrics written."""
+    from .metrics import ROUGE_TYPES
+
+    out = Path(out_dir)
+    result = compare_summarizers(scores, primary, ceilings=ceilings, n_resamples=n_resamples, seed=seed)
+    metrics = dict(result)
+    if extra:
+        metrics["run"] = dict(extra)
+    write_metrics(out, metrics)
+
+    rows = []
+    for i, ident in enumerate(doc_ids):
+        for name in scores:
+            row: dict[str, Any] = {"doc_id": ident, "system": name,
+                                   **{t: float(scores[name][i][t]) for t in ROUGE_TYPES}}
+            if summaries is not None and name in summaries:
+                row["summary"] = "\n".join(summaries[name][i])
+            rows.append(row)
+    columns = ["doc_id", "system", *ROUGE_TYPES] + (["summary"] if summaries is not None else [])
+    write_predictions_csv(out / "predictions.csv", rows, columns)
+    plot_rouge_bars(rouge_plot_input(result), out / "rouge.png",
+                    title=f"ROUGE F1 by system, n={result['n']} (95% bootstrap CI)")
+    md = [f"# {title}", "", f"{result['n']} documents. {result['rouge']}. Intervals: 95% percentile bootstrap "
+          f"over documents ({n_resamples} resamples, seed {seed}).", ""]
+    if extra:
+        md += [markdown_table(["setting", "value"], [[k, v] for k, v in sorted(extra.items())]), ""]
+    md += [summarizer_table_md(result), "![ROUGE by system](rouge.png)", "",
+           "Per-document scores and summaries of every system: `predictions.csv`."]
+    write_text(out / "report.md", "\n".join(md))
+    return metrics

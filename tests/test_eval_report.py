@@ -261,3 +261,42 @@ def test_compare_summarizers_excludes_the_ceiling(tmp_path):
     report.plot_rouge_bars(report.rouge_plot_input(res), tmp_path / "rouge.png")
     with pytest.raises(ValueError, match="different article counts"):
         report.compare_summarizers({"presslens": rows(1), "lead3": rows(1)[:0]}, "presslens")
+
+
+def test_write_stance_report_writes_every_file_deterministically(tmp_path):
+    rng = np.random.default_rng(9)
+    gold = list(rng.choice(["neutral", "editorial"], 80, p=[0.7, 0.3]))
+    texts = [f"sentence {i}" for i in range(80)]
+    p = np.clip(np.array([0.7 if g == "editorial" else 0.3 for g in gold]) + rng.normal(0, 0.2, 80), 0, 1)
+    systems = {"presslens": {"labels": ["editorial" if x >= 0.5 else "neutral" for x in p], "proba": p},
+               "majority": {"labels": ["neutral"] * 80, "proba": np.full(80, 0.3)},
+               "tfidf_lr": {"labels": list(rng.choice(["neutral", "editorial"], 80)), "proba": None}}
+    files = []
+    for run in ("a", "b"):
+        m = report.write_stance_report(tmp_path / run, texts=texts, gold=gold, systems=systems,
+                                       extra={"data": "dev_test_en.tsv"}, n_resamples=200)
+        files.append({f.name: f.read_bytes() for f in sorted((tmp_path / run).iterdir())})
+    assert files[0] == files[1]  # every file, PNGs included, is byte-identical across runs
+    assert set(files[0]) == {"metrics.json", "report.md", "predictions.csv", "confusion_matrix.png",
+                             "reliability.png"}
+    assert m["run"] == {"data": "dev_test_en.tsv"} and m["strongest_baseline"] in ("majority", "tfidf_lr")
+    with open(tmp_path / "a" / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["id", "text", "gold", "presslens_label", "presslens_p_editorial", "majority_label",
+                             "majority_p_editorial", "tfidf_lr_label"]
+    assert len(rows) == 80 and rows[0]["gold"] == gold[0]
+    md = (tmp_path / "a" / "report.md").read_text()
+    assert "| **presslens** |" in md and "reliability.png" in md and "| data | dev_test_en.tsv |" in md
+
+
+def test_write_summary_report(tmp_path):
+    scores = {s: [{"rouge1": 30.0 + k + i, "rouge2": 10.0 + i, "rougeLsum": 25.0 + k} for i in range(6)]
+              for k, s in enumerate(["lead3", "presslens", "textrank", "oracle"])}
+    summaries = {s: [[f"{s} sentence one.", "two."] for _ in range(6)] for s in scores}
+    m = report.write_summary_report(tmp_path, doc_ids=[f"d{i}" for i in range(6)], scores=scores,
+                                    summaries=summaries, n_resamples=100)
+    assert m["strongest_baseline"] == "textrank" and m["systems"]["oracle"]["rouge1"]["value"] == 35.5
+    with open(tmp_path / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 24 and rows[0]["summary"] == "lead3 sentence one.\ntwo."
+    assert (tmp_path / "rouge.png").exists() and "oracle (ceiling)" in (tmp_path / "report.md").read_text()
