@@ -105,8 +105,9 @@ def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
     rc = bench.main(["--out", str(out), "--model", str(tiny_stance_dir), "--concurrency", "1,2",
                      "--lengths", "30,60", "--requests", "2", "--naive-requests", "2",
                      "--matmul-seconds", "0.2", "--level-seconds", "60", "--startup-timeout", "120"])
-    assert rc == 0, capsys.readouterr().err
-    printed = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert rc == 0, [ln for ln in captured.err.splitlines() if "error" in ln.lower()]
+    printed = json.loads(captured.out)
     data = json.loads((out / "bench.json").read_text())
     assert set(printed) == {"speedup_vs_naive", "fraction_of_floor", "rss_mb", "cold_start_s"}
     for key in printed:
@@ -117,7 +118,7 @@ def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
             assert level["ok"] == 2 and level["errors"] == 0
             assert 0 < level["p50_ms"] <= level["p95_ms"] and level["articles_per_s"] > 0
     best = max(v["articles_per_s"] for v in data["levels"]["presslens"].values())
-    assert data["fraction_of_floor"] == pytest.approx(best / data["floor"]["articles_per_s"], rel=1e-3)
+    assert data["fraction_of_floor"] == pytest.approx(best / data["floor"]["articles_per_s"], rel=1e-3, abs=1e-4)
     assert data["label_agreement"] == 1.0  # same checkpoint, same answers
     report = (out / "report.md").read_text()
     assert "| presslens | 1 |" in report and "| naive | 2 |" in report and "throughput.png" in report
