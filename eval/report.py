@@ -540,8 +540,12 @@ def plot_throughput(concurrency: Sequence[int], series: Mapping[str, Sequence[fl
 
 def compare_classifiers(y_true: Sequence[str], systems: Mapping[str, Mapping[str, Any]], primary: str, *,
                         labels: Sequence[str] = ("neutral", "editorial"), n_resamples: int = N_RESAMPLES,
-                        seed: int = DEFAULT_SEED, n_bins: int = 10) -> dict[str, Any]:
-    """Score every system on the same items and test ``primary`` against the strongest other system.
+                        seed: int = DEFAULT_SEED, n_bins: int = 10,
+                        baselines: Sequence[str] | None = None) -> dict[str, Any]:
+    """Score every system on the same items and test ``primary`` against the strongest baseline.
+
+    ``baselines`` names the systems that may be chosen as the strongest (default: every system but
+    ``primary``); others (ablations, variants of presslens) are scored and reported but not chosen.
 
     ``systems[name]`` holds ``labels`` (predicted strings) and optionally ``proba`` (P(editorial)).
     Returns a metrics dict ready for :func:`write_metrics`::
@@ -573,7 +577,10 @@ def compare_classifiers(y_true: Sequence[str], systems: Mapping[str, Mapping[str
             m["ece"] = expected_calibration_error(y01, p, n_bins)
             m["brier"] = brier_score(y01, p)
         out["systems"][name] = m
-    others = [n for n in systems if n != primary]
+    others = [n for n in (baselines if baselines is not None else systems) if n != primary]
+    unknown = sorted(set(others) - set(systems))
+    if unknown:
+        raise ValueError(f"baselines {unknown} are not among the systems {sorted(systems)}")
     if others:
         # Ties go to the name first in sorted order, so the choice never depends on dict order.
         best = sorted(others, key=lambda n: (-round(out["systems"][n]["macro_f1"], 10), n))[0]
@@ -617,12 +624,13 @@ def paired_sentence(p: Mapping[str, Any], digits: int = 3) -> str:
 
 def compare_summarizers(scores: Mapping[str, Sequence[Mapping[str, float]]], primary: str, *,
                         ceilings: Sequence[str] = ("oracle",), n_resamples: int = N_RESAMPLES,
-                        seed: int = DEFAULT_SEED) -> dict[str, Any]:
+                        seed: int = DEFAULT_SEED, baselines: Sequence[str] | None = None) -> dict[str, Any]:
     """Mean ROUGE with 95% CIs per system, and ``primary`` against the strongest non-ceiling baseline.
 
     ``scores[system]`` is one dict per article (same articles, same order for every system), e.g. the
-    output of :func:`eval.metrics.rouge`. The strongest baseline is the one with the highest mean of
-    ROUGE-1 + ROUGE-2 + ROUGE-Lsum; ceilings (the oracle) are reported but never chosen. The paired
+    output of :func:`eval.metrics.rouge`. The strongest baseline is the one (among ``baselines``, default
+    all other systems) with the highest mean of ROUGE-1 + ROUGE-2 + ROUGE-Lsum; ceilings (the oracle) are
+    reported but never chosen. The paired
     bootstrap runs on each ROUGE type. Returns::
 
         {"n": 50, "primary": ..., "strongest_baseline": ..., "rouge": "F1 x100, stemmed; rougeLsum ...",
@@ -645,7 +653,10 @@ def compare_summarizers(scores: Mapping[str, Sequence[Mapping[str, float]]], pri
         "systems": {name: {t: bootstrap_ci(np.mean, c[t], n_resamples=n_resamples, seed=seed).to_dict()
                            for t in ROUGE_TYPES} for name, c in cols.items()},
     }
-    candidates = [s for s in scores if s != primary and s not in ceilings]
+    candidates = [s for s in (baselines if baselines is not None else scores) if s != primary and s not in ceilings]
+    unknown = sorted(set(candidates) - set(scores))
+    if unknown:
+        raise ValueError(f"baselines {unknown} are not among the systems {sorted(scores)}")
     if candidates:
         def total(s: str) -> float:
             return round(sum(float(cols[s][t].mean()) for t in ROUGE_TYPES), 10)
@@ -696,7 +707,7 @@ def write_stance_report(out_dir: str | os.PathLike, *, texts: Sequence[str], gol
                         systems: Mapping[str, Mapping[str, Any]], primary: str = "presslens",
                         ids: Sequence[str] | None = None, title: str = "Stance evaluation",
                         extra: Mapping[str, Any] | None = None, n_resamples: int = N_RESAMPLES,
-                        seed: int = DEFAULT_SEED) -> dict[str, Any]:
+                        seed: int = DEFAULT_SEED, baselines: Sequence[str] | None = None) -> dict[str, Any]:
     """metrics.json, report.md, predictions.csv, confusion_matrix.png and reliability.png for a stance eval.
 
     ``systems[name]`` = ``{"labels": [neutral|editorial...], "proba": P(editorial) or None}``, all on the
@@ -706,7 +717,8 @@ def write_stance_report(out_dir: str | os.PathLike, *, texts: Sequence[str], gol
     """
     out = Path(out_dir)
     labels = ("neutral", "editorial")
-    result = compare_classifiers(gold, systems, primary, labels=labels, n_resamples=n_resamples, seed=seed)
+    result = compare_classifiers(gold, systems, primary, labels=labels, n_resamples=n_resamples, seed=seed,
+                                 baselines=baselines)
     metrics = dict(result)
     if extra:
         metrics["run"] = dict(extra)
@@ -756,14 +768,16 @@ def write_summary_report(out_dir: str | os.PathLike, *, doc_ids: Sequence[str],
                          summaries: Mapping[str, Sequence[Sequence[str]]] | None = None,
                          primary: str = "presslens", ceilings: Sequence[str] = ("oracle",),
                          title: str = "Summary evaluation", extra: Mapping[str, Any] | None = None,
-                         n_resamples: int = N_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+                         n_resamples: int = N_RESAMPLES, seed: int = DEFAULT_SEED,
+                         baselines: Sequence[str] | None = None) -> dict[str, Any]:
     """metrics.json, report.md, predictions.csv (per document and system: ROUGE and the summary) and
     rouge.png for a summary eval. ``scores[system]`` is one :func:`eval.metrics.rouge` dict per document;
     ``summaries[system]`` the selected sentences per document (optional). Returns the metrics written."""
     from .metrics import ROUGE_TYPES
 
     out = Path(out_dir)
-    result = compare_summarizers(scores, primary, ceilings=ceilings, n_resamples=n_resamples, seed=seed)
+    result = compare_summarizers(scores, primary, ceilings=ceilings, n_resamples=n_resamples, seed=seed,
+                                 baselines=baselines)
     metrics = dict(result)
     if extra:
         metrics["run"] = dict(extra)

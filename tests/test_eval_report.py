@@ -241,6 +241,8 @@ def test_compare_classifiers_picks_strongest_baseline_and_renders(tmp_path):
     assert p1.read_bytes() == p2.read_bytes()
     with pytest.raises(ValueError, match="primary"):
         report.compare_classifiers(y, systems, "nope")
+    forced = report.compare_classifiers(y, systems, "presslens", baselines=["majority"], n_resamples=50)
+    assert forced["strongest_baseline"] == "majority" and "tfidf_lr" in forced["systems"]
 
 
 def test_compare_summarizers_excludes_the_ceiling(tmp_path):
@@ -259,6 +261,11 @@ def test_compare_summarizers_excludes_the_ceiling(tmp_path):
     assert [ln.split("|")[1].strip() for ln in md.splitlines()[2:6]] == [
         "**presslens**", "lead3", "textrank", "oracle (ceiling)"]
     report.plot_rouge_bars(report.rouge_plot_input(res), tmp_path / "rouge.png")
+    only = report.compare_summarizers(scores, "presslens", baselines=["lead3", "oracle"], n_resamples=50)
+    # textrank scores higher but is not eligible; the oracle is a ceiling and never chosen.
+    assert only["strongest_baseline"] == "lead3" and "textrank" in only["systems"]
+    with pytest.raises(ValueError, match="not among the systems"):
+        report.compare_summarizers(scores, "presslens", baselines=["nope"])
     with pytest.raises(ValueError, match="different article counts"):
         report.compare_summarizers({"presslens": rows(1), "lead3": rows(1)[:0]}, "presslens")
 
