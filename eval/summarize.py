@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder", default="default", help="sentence encoder (default: the packaged MiniLM)")
     parser.add_argument("--limit", type=int, default=0, help="evaluate the first N documents only")
     parser.add_argument("--no-oracle", action="store_true", help="skip the greedy oracle")
+    parser.add_argument("--embedding-cache", default="", metavar="FILE.npz",
+                        help="reuse sentence embeddings across runs (created if missing)")
 
 
 def _git_commit() -> str:
@@ -93,14 +95,15 @@ def lead_round_robin(per_article: list[list[str]], n: int) -> list[str]:
 
 
 def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | None, encoder_ref: str,
-             oracle: bool = True, log: Callable[[str], None] = lambda m: None) -> tuple[dict, list[dict]]:
+             oracle: bool = True, log: Callable[[str], None] = lambda m: None,
+             embedding_cache: str = "") -> tuple[dict, list[dict]]:
     """Mean ROUGE per system over ``docs`` and per-document rows."""
     from model.coverage import event_summary
     from model.encoder import Encoder
     from model.pipeline import default_summarizer_path
     from model.summarizer import ExtractiveSummarizer, body_indices
     from training.summ_data import NgramOracle, Rouge, reference_lines
-    from training.summarizer import doc_articles, embed_all
+    from training.summarizer import EmbeddingCache, doc_articles, embed_all
 
     sdir = Path(summarizer_dir) if summarizer_dir else default_summarizer_path()
     summ = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() or summarizer_dir \
@@ -110,7 +113,8 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
     rouge, ngram = Rouge(), NgramOracle()
     t0 = time.time()
     per_doc = [doc_articles(d) for d in docs]
-    embs = embed_all(encoder, [a for arts in per_doc for a in arts])
+    cache = EmbeddingCache(embedding_cache or None, encoder_ref)
+    embs = embed_all(encoder, [a for arts in per_doc for a in arts], cache=cache)
     log(f"embedded {len(embs)} articles in {time.time() - t0:.0f}s")
     rows, pos = [], 0
     for doc, arts in zip(docs, per_doc, strict=True):
@@ -196,7 +200,8 @@ def run(ns: argparse.Namespace) -> int:
         raise DataError(f"{out}: cannot create the report directory: {exc.strerror}") from exc
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     metrics, rows = evaluate(docs, sentences=ns.sentences, words=ns.words, summarizer_dir=ns.summarizer,
-                             encoder_ref=ns.encoder, oracle=not ns.no_oracle, log=log)
+                             encoder_ref=ns.encoder, oracle=not ns.no_oracle, log=log,
+                             embedding_cache=ns.embedding_cache)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     with open(out / "per_document.jsonl", "w") as fh:
         for r in rows:

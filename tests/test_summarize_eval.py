@@ -109,11 +109,12 @@ def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
     out = tmp_path / "summ"
     rc = main(["train", "summarizer", "--data", f"writers:{writers}", "--cluster-data", f"neus:{_neus(tmp_path)}",
                "--out", str(out), "--encoder", str(tiny_encoder_dir), "--sentences", "2",
-               "--embedding-cache", str(tmp_path / "cache.npz")])
+               "--embedding-cache", str(tmp_path / "cache.npz"), "--cv", "2"])
     assert rc == 0
     summ = ExtractiveSummarizer.from_pretrained(out)
     assert summ.trained and summ.config.multi is not None
     assert json.loads((out / "training_args.json").read_text())["sentences"] == 2
+    assert set(summ.config.training["cv"]) >= {"presslens", "lead", "folds"}
     assert (tmp_path / "cache.npz").is_file()
 
     report = tmp_path / "report"
