@@ -1,0 +1,95 @@
+"""The naive peer for ``presslens bench``: what a plain transformers-model-behind-FastAPI setup does.
+
+Same request and response shape as the real service (``POST /v1/analyze``), same checkpoint, same sentence
+segmentation and the same result object, but the way a first version is usually written: a synchronous
+route (FastAPI runs it in its thread pool, so concurrent requests fight over the CPU with no queue), and
+every sentence of every article through the encoder on its own -- tokenize one sentence, one forward pass,
+pool -- with no batching across sentences or requests. The only difference from the real service is
+how the work is scheduled, so the speedup the benchmark reports is the serving design's, not a different
+model's.
+
+Run: ``python -m eval.naive_server --port 8001 [--model DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import asynccontextmanager
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+from pydantic import BaseModel, Field
+
+
+# Module level, not inside the factory: FastAPI resolves the route's (string) annotations from globals.
+class ArticleIn(BaseModel):
+    id: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=1000)
+    text: str = Field(..., min_length=1, max_length=100_000)
+
+
+class AnalyzeRequest(BaseModel):
+    articles: list[ArticleIn] = Field(..., min_length=1, max_length=64)
+    summary_sentences: int = Field(3, ge=1, le=50)
+
+
+def create_naive_app(model: str | None = None):
+    from fastapi import FastAPI, HTTPException
+
+    state: dict = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from model.pipeline import Analyzer
+
+        analyzer = Analyzer.load(model)
+        # One sentence per forward pass: the encoder's length-bucketed batching is switched off.
+        analyzer.encoder.batch_size = 1
+        state["analyzer"] = analyzer
+        yield
+        state.clear()
+
+    app = FastAPI(title="naive peer", lifespan=lifespan)
+
+    @app.get("/readyz")
+    def readyz() -> dict:
+        if "analyzer" not in state:
+            raise HTTPException(503, "model not loaded yet")
+        return {"status": "ready"}
+
+    @app.post("/v1/analyze")
+    def analyze(req: AnalyzeRequest) -> list[dict]:
+        from model.pipeline import AnalyzeOptions
+        from model.text import Article
+
+        analyzer = state["analyzer"]
+        out = []
+        for i, a in enumerate(req.articles):
+            article = Article(a.text, id=a.id or f"article-{i}", title=a.title)
+            if not article.sentences:
+                raise HTTPException(422, f"article {i}: no sentences left after cleaning")
+            # One article at a time, each sentence on its own inside embed(): no batching anywhere.
+            (result,) = analyzer.analyze([article], AnalyzeOptions(summary_sentences=req.summary_sentences))
+            out.append(result.to_dict())
+        return out
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.naive_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--model", default=None, help="stance checkpoint directory (default: the shipped one)")
+    ns = parser.parse_args(argv)
+    import uvicorn
+
+    uvicorn.run(create_naive_app(ns.model), host=ns.host, port=ns.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
