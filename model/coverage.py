@@ -155,6 +155,26 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def _surname(name: str) -> str:
+    return name.split()[-1].lower() if name.split() else ""
+
+
+def _cluster_speaker(claims: list[Claim], best: Claim) -> str | None:
+    """The speaker most members name (matched by last word: "Lavrov" = "Sergei Lavrov"), in its longest form.
+
+    A cluster whose members mostly name nobody, or name different people, gets the representative's speaker.
+    """
+    named = [c.speaker for c in claims if c.speaker]
+    if named:
+        counts: dict[str, int] = {}
+        for n in named:
+            counts[_surname(n)] = counts.get(_surname(n), 0) + 1
+        top = max(counts, key=lambda k: (counts[k], k))
+        if counts[top] * 2 >= len(claims):
+            return max((n for n in named if _surname(n) == top), key=len)
+    return best.speaker
+
+
 def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summarizer: ExtractiveSummarizer, *,
                    max_sentences: int | None = 3, max_words: int | None = None,
                    speakers: Sequence[Sequence[str | None]] | None = None,
@@ -201,13 +221,29 @@ def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summ
     quotes = [_quote_keys(articles[j].sentences[i].text) for j, i, _, _ in nodes]
     uf = _UnionFind(len(nodes))
     linked = np.zeros(len(nodes), dtype=bool)
-    for p in range(len(nodes)):
-        sims = emb[p + 1:] @ emb[p]
-        for off in np.nonzero(art[p + 1:] != art[p])[0]:
-            q = p + 1 + int(off)
-            if sims[off] >= threshold or (quotes[p] and quotes[q] and _shares_quote(quotes[p], quotes[q])):
-                uf.union(p, q)
-                linked[p] = linked[q] = True
+    members_of = [np.nonzero(art == j)[0] for j in range(len(articles))]
+    for j in range(len(articles)):
+        for m in range(j + 1, len(articles)):
+            pj, pm = members_of[j], members_of[m]
+            if not len(pj) or not len(pm):
+                continue
+            sims = emb[pj] @ emb[pm].T
+            best_m, best_j = sims.argmax(1), sims.argmax(0)
+            for a, p in enumerate(pj):
+                b = int(best_m[a])
+                q = int(pm[b])
+                # Mutual best matches only, so one broad sentence cannot chain unrelated claims together.
+                close = sims[a, b] >= threshold and int(best_j[b]) == a
+                quoted = any(quotes[p] and quotes[int(r)] and _shares_quote(quotes[p], quotes[int(r)]) for r in pm)
+                if close:
+                    uf.union(p, q)
+                    linked[p] = linked[q] = True
+                if quoted:
+                    for r in pm:
+                        r = int(r)
+                        if quotes[r] and _shares_quote(quotes[p], quotes[r]):
+                            uf.union(p, r)
+                            linked[p] = linked[r] = True
     groups: dict[int, list[int]] = {}
     for p in range(len(nodes)):
         groups.setdefault(uf.find(p), []).append(p)
@@ -219,8 +255,7 @@ def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summ
         members.sort(key=lambda p: (nodes[p][0], nodes[p][1]))
         claims = [_claim(articles, nodes[p][0], nodes[p][1], nodes[p][3], speakers, commentary) for p in members]
         best = max(claims, key=lambda c: c.score)
-        named = [c.speaker for c in claims if c.speaker]
-        speaker = max(named, key=lambda s: (sum(s == t for t in named), len(s))) if named else None
+        speaker = _cluster_speaker(claims, best)
         shared.append(ClaimCluster([articles[j].id for j in arts], claims, speaker, best.text))
     shared.sort(key=lambda cl: (-len(cl.articles), -max(c.score for c in cl.claims), cl.claims[0].article_index,
                                 cl.claims[0].index))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .claims import attribute, quote_fraction
+from .claims import attribute
 from .encoder import ModelLoadError
 from .io import atomic_dir
 from .text import Article

@@ -109,11 +109,12 @@ def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
     out = tmp_path / "summ"
     rc = main(["train", "summarizer", "--data", f"writers:{writers}", "--cluster-data", f"neus:{_neus(tmp_path)}",
                "--out", str(out), "--encoder", str(tiny_encoder_dir), "--sentences", "2",
-               "--embedding-cache", str(tmp_path / "cache.npz")])
+               "--embedding-cache", str(tmp_path / "cache.npz"), "--cv", "2"])
     assert rc == 0
     summ = ExtractiveSummarizer.from_pretrained(out)
     assert summ.trained and summ.config.multi is not None
     assert json.loads((out / "training_args.json").read_text())["sentences"] == 2
+    assert set(summ.config.training["cv"]) >= {"presslens", "lead", "folds"}
     assert (tmp_path / "cache.npz").is_file()
 
     report = tmp_path / "report"
@@ -121,19 +122,25 @@ def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
                "--summarizer", str(out), "--encoder", str(tiny_encoder_dir), "--sentences", "2"])
     assert rc == 0
     metrics = json.loads((report / "metrics.json").read_text())
-    assert {"presslens", "lead3", "oracle", "centroid", "prior"} <= set(metrics)
-    for m in metrics.values():
-        assert set(m) >= {"rouge1", "rouge2", "rougeLsum"} and 0 <= m["rouge1"] <= 100
-    assert metrics["oracle"]["rouge1"] >= metrics["lead3"]["rouge1"]
+    systems = metrics["systems"]
+    assert {"presslens", "lead3", "textrank", "oracle", "centroid", "prior"} <= set(systems)
+    for m in systems.values():
+        assert set(m) >= {"rouge1", "rouge2", "rougeLsum"} and 0 <= m["rouge1"]["value"] <= 100
+    assert systems["oracle"]["rouge1"]["value"] >= systems["lead3"]["rouge1"]["value"]
+    # the ablation and the ceiling are never "the strongest baseline"
+    assert metrics["strongest_baseline"] in {"lead3", "textrank", "centroid"}
+    assert metrics["n"] == 2 and metrics["run"]["format"] == "writers"
     assert (report / "report.md").is_file() and (report / "rouge.png").stat().st_size > 0
+    assert "presslens" in (report / "predictions.csv").read_text()
     run = json.loads((report / "run.json").read_text())
-    assert run["documents"] == 2 and all(len(v) == 64 for v in run["data"].values())
+    assert run["settings"]["documents"] == 2 and run["data"]
 
     rc = main(["eval", "summarize", "--data", str(_neus(tmp_path)), "--format", "neus", "--out", str(report),
                "--encoder", str(tiny_encoder_dir), "--summarizer", str(out)])
     assert rc == 0
     metrics = json.loads((report / "metrics.json").read_text())
-    assert {"presslens", "lead3", "lead1_each", "lead_round_robin"} <= set(metrics)
+    assert {"presslens", "lead3", "lead1_each", "lead_round_robin"} <= set(metrics["systems"])
+    assert metrics["run"]["unit"] == "cluster"
 
 
 def test_eval_errors_are_one_line(tmp_path, capsys):

@@ -45,6 +45,8 @@ def _register_summarizer(tsub: argparse._SubParsersAction) -> None:
     sm.add_argument("--mmr-lambda", type=float, default=0.8, help="MMR trade-off salience/novelty (default 0.8)")
     sm.add_argument("--limit", type=int, default=0, help="use at most N documents per data file")
     sm.add_argument("--seed", type=int, default=13)
+    sm.add_argument("--cv", type=int, default=0, metavar="K",
+                    help="also report K-fold cross-validated ROUGE on the single-article data (K >= 2)")
     sm.add_argument("--embedding-cache", default="", metavar="FILE.npz",
                     help="reuse sentence embeddings across runs (created if missing)")
     sm.set_defaults(func=_train_summarizer)
@@ -56,7 +58,7 @@ def _train_summarizer(ns: argparse.Namespace) -> int:
     args = TrainSummarizerArgs(
         data=ns.data, cluster_data=ns.cluster_data, out=ns.out, encoder=ns.encoder, sentences=ns.sentences,
         hidden=ns.hidden, c=ns.c, mmr_lambda=ns.mmr_lambda, limit=ns.limit, seed=ns.seed,
-        embedding_cache=ns.embedding_cache,
+        embedding_cache=ns.embedding_cache, cv=ns.cv,
         command="presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     train_summarizer(args, log=lambda m: print(m, file=sys.stderr))
