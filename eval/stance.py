@@ -101,13 +101,7 @@ def load_labelled_articles(path: str, fmt: str) -> list[dict]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def evaluate_sentences(model, path: str, fmt: str, out: Path) -> dict:
-    from training.data import DataError, load_sentences
-
-    try:
-        data = load_sentences(path, fmt)
-    except DataError as exc:
-        raise EvalError(str(exc)) from exc
+def evaluate_sentences(model, data, path: str, fmt: str, out: Path) -> dict:
     p = model.predict_proba(data.texts)[:, 1]
     y = np.array(data.y)
     pred = (p >= model.config.threshold).astype(int)
@@ -172,7 +166,7 @@ def run(ns: argparse.Namespace) -> int:
     from model.encoder import ModelLoadError
     from model.pipeline import default_stance_path
     from model.stance import StanceModel
-    from training.data import DataError, load_basil
+    from training.data import DataError, load_basil, load_sentences
 
     out = Path(ns.out)
     try:
@@ -187,9 +181,14 @@ def run(ns: argparse.Namespace) -> int:
                 raise EvalError(str(exc)) from exc
         elif ns.level == "article":
             rows = load_labelled_articles(ns.data, ns.format)
+        else:
+            try:
+                data = load_sentences(ns.data, ns.format)
+            except DataError as exc:
+                raise EvalError(str(exc)) from exc
         model = StanceModel.from_pretrained(ns.model or default_stance_path())
         if ns.level == "sentence":
-            metrics = evaluate_sentences(model, ns.data, ns.format, out)
+            metrics = evaluate_sentences(model, data, ns.data, ns.format, out)
         else:
             metrics = evaluate_articles(model, rows, out, Path(ns.data).name, ns.format)
     except (EvalError, ModelLoadError) as exc:
