@@ -26,6 +26,7 @@ from model.stance import (
     model_card,
     round_to_half,
     top_layer_prefixes,
+    writer_voice,
 )
 
 from .data import DataError, LabelledSentences, concat, deduplicate, load_sentences
@@ -376,8 +377,7 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         model.config.commentary_threshold, model.config.article_rule = ct, rule
         for half in ("all", "calib", "heldout"):
             sel = [e for e, r in zip(evidence, rows, strict=True) if half == "all" or r["half"] == half]
-            labels = [rule.probability(int(((e.probabilities >= ct) & ~e.reported).sum()), len(e.probabilities)) >= 0.5
-                      for e in sel]
+            labels = [rule.probability(int(e.flags(ct).sum()), len(e.probabilities)) >= 0.5 for e in sel]
             info[f"basil_fer_{half}"] = round(float(np.mean(labels)), 4)
         metrics["basil_article_rule"] = info
         log(f"article rule calibrated on {info['n_articles']} BASIL reports: {json.dumps(info, sort_keys=True)}")
@@ -411,6 +411,13 @@ class ArticleEvidence:
 
     probabilities: np.ndarray
     reported: np.ndarray
+    voice: np.ndarray | None = None  # writer's own voice outside quotes: commentary at any probability
+
+    def flags(self, threshold: float) -> np.ndarray:
+        own = self.probabilities >= threshold
+        if self.voice is not None:
+            own = own | self.voice
+        return own & ~self.reported
 
 
 def article_evidence(model: StanceModel, rows: list[dict]) -> list[ArticleEvidence]:
@@ -425,7 +432,8 @@ def article_evidence(model: StanceModel, rows: list[dict]) -> list[ArticleEviden
     for b in body:
         p = probs[pos : pos + len(b)]
         pos += len(b)
-        out.append(ArticleEvidence(p, np.array([attribute(t).reported for t in b], dtype=bool)))
+        out.append(ArticleEvidence(p, np.array([attribute(t).reported for t in b], dtype=bool),
+                                   np.array([writer_voice(t) for t in b], dtype=bool)))
     return out
 
 
@@ -449,7 +457,7 @@ def calibrate_article_rule(evidence: list[ArticleEvidence], sentence_threshold: 
         threshold = float(round(t, 2))
         if len(own) == 0 or float((own >= t).mean()) <= max_flag_rate:
             break
-    counts = [(int(((e.probabilities >= threshold) & ~e.reported).sum()), len(e.probabilities)) for e in evidence]
+    counts = [(int(e.flags(threshold).sum()), len(e.probabilities)) for e in evidence]
     chosen = None
     for share in np.arange(0.05, 0.61, 0.01):
         rule = ArticleRule(min_share=float(round(share, 2)), min_count=base.min_count,
