@@ -35,6 +35,7 @@ LICENCES = {
     "checkthat": "CLEF CheckThat! subjectivity data: CC BY-NC-SA 4.0",
     "newssd": "NewsSD-ENG: CC BY 4.0",
     "babe": "BABE (Media Bias Group): repository licence AGPL-3.0, no separate data licence",
+    "basil": "BASIL (launchnlp/BASIL, article-rule calibration only): no licence stated",
 }
 
 
@@ -386,9 +387,12 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         metrics[Path(ex.source).name] = {"macro_f1": round(macro_f1(np.array(ex.y), (p >= threshold).astype(int)), 4),
                                          "n": len(ex)}
     sources = list(args.data) + [f"{d} (dev: epoch and threshold)" for d in args.dev]
+    if args.calibrate_articles:
+        sources.append(f"{args.calibrate_articles} (calibration half: in-article threshold and article rule)")
     if not args.dev and dev is not None:
         sources.append(f"{len(dev)} sentences held out of the training data (dev: epoch and threshold)")
-    licences = sorted({lic for key, lic in LICENCES.items() if any(key in s.lower() for s in args.data + args.dev)})
+    used = args.data + args.dev + ([args.calibrate_articles] if args.calibrate_articles else [])
+    licences = sorted({lic for key, lic in LICENCES.items() if any(key in s.lower() for s in used)})
     model.config.training = {
         "data": sources, "excluded": list(args.exclude), "licences": licences, "metrics": metrics,
         "n_train": len(train), "dropped_duplicates": dropped, "seed": args.seed, "mode": args.mode,
