@@ -96,7 +96,8 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     """The threshold in [0.2, 0.8] with the highest macro-F1 (ties: closest to 0.5)."""
     best = (0.5, macro_f1(y, (p >= 0.5).astype(int)))
-    for t in np.arange(0.2, 0.801, 0.01):
+    for t in (round(0.2 + 0.01 * i, 2) for i in range(61)):
+        # evaluate at the rounded value that is stored, so the saved threshold reproduces the score
         f = macro_f1(y, (p >= t).astype(int))
         if f > best[1] + 1e-9 or (abs(f - best[1]) <= 1e-9 and abs(t - 0.5) < abs(best[0] - 0.5)):
             best = (float(round(t, 2)), f)
