@@ -334,6 +334,27 @@ def _train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledS
     return {"best_epoch": best["epoch"] if dev is not None else args.epochs, "curve": curve}
 
 
+def calibrate_on_basil(model: StanceModel, basil_dir: str, max_fer: float = 0.02, log=print) -> dict:
+    """Set the model's in-article threshold and article rule from BASIL's calibration half.
+
+    Returns the calibration record, with the false-editorial rate on all 300 reports and on each half.
+    """
+    from .data import load_basil
+
+    rows = load_basil(basil_dir)
+    evidence = article_evidence(model, rows)
+    calib = [e for e, r in zip(evidence, rows, strict=True) if r["half"] == "calib"]
+    ct, rule, record = calibrate_article_rule(calib, model.config.threshold, max_fer=max_fer,
+                                              base=model.config.article_rule)
+    model.config.commentary_threshold, model.config.article_rule = ct, rule
+    for half in ("all", "calib", "heldout"):
+        sel = [e for e, r in zip(evidence, rows, strict=True) if half == "all" or r["half"] == half]
+        labels = [rule.probability(int(e.flags(ct).sum()), len(e.probabilities)) >= 0.5 for e in sel]
+        record[f"basil_fer_{half}"] = round(float(np.mean(labels)), 4)
+    log(f"article rule calibrated on {record['n_articles']} BASIL reports: {json.dumps(record, sort_keys=True)}")
+    return record
+
+
 def train_stance(args: TrainStanceArgs, log=print) -> dict:
     """Train, choose epoch and threshold on dev, evaluate, and write the checkpoint. Returns metrics."""
     t0 = time.time()
@@ -369,20 +390,7 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
     if args.article_rule:
         model.config.article_rule = ArticleRule(**args.article_rule)
     if args.calibrate_articles:
-        from .data import load_basil
-
-        rows = load_basil(args.calibrate_articles)
-        evidence = article_evidence(model, rows)
-        calib = [e for e, r in zip(evidence, rows, strict=True) if r["half"] == "calib"]
-        ct, rule, info = calibrate_article_rule(calib, threshold, max_fer=args.max_fer,
-                                                base=model.config.article_rule)
-        model.config.commentary_threshold, model.config.article_rule = ct, rule
-        for half in ("all", "calib", "heldout"):
-            sel = [e for e, r in zip(evidence, rows, strict=True) if half == "all" or r["half"] == half]
-            labels = [rule.probability(int(e.flags(ct).sum()), len(e.probabilities)) >= 0.5 for e in sel]
-            info[f"basil_fer_{half}"] = round(float(np.mean(labels)), 4)
-        metrics["basil_article_rule"] = info
-        log(f"article rule calibrated on {info['n_articles']} BASIL reports: {json.dumps(info, sort_keys=True)}")
+        metrics["basil_article_rule"] = calibrate_on_basil(model, args.calibrate_articles, args.max_fer, log)
     for ex in excluded:
         p = model.predict_proba(ex.texts)[:, 1]
         metrics[Path(ex.source).name] = {"macro_f1": round(macro_f1(np.array(ex.y), (p >= threshold).astype(int)), 4),
