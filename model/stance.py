@@ -6,9 +6,12 @@ LoRA adapter or fully fine-tuned) and a small head over its pooled embeddings. `
 ``README.md`` model card; ``from_pretrained`` reads exactly that back and refuses anything else (pickles
 included).
 
-The article rule (documented in the README): a sentence is *commentary* when its probability reaches the
-sentence threshold chosen on dev data and it is not reported speech (a quoted or attributed opinion is
-reporting). With ``n`` commentary sentences among ``m`` body sentences,
+The article rule (documented in the README): inside an article a sentence is *commentary* when it is not
+the headline, not reported speech (a quoted or attributed opinion is reporting: ``model.claims.attribute``),
+and either its probability reaches the in-article threshold (at least the dev-chosen sentence threshold,
+raised until at most 5% of the writer's own sentences in straight news reports, the BASIL calibration
+half, are flagged) or it speaks in the writer's own voice outside quotes (``writer_voice``: first person,
+a question put to the reader, "Guess ...", "No doubt ..."). With ``n`` commentary sentences among ``m`` body sentences,
 
     P(editorial) = sigmoid(k_share * (n/m - min_share)) * sigmoid(k_count * (n - min_count + 0.5))
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +43,34 @@ CONFIG_NAME = "config.json"
 HEAD_NAME = "head.safetensors"
 FORMAT = "presslens-stance"
 FORMAT_VERSION = 1
+MODES = ("fast", "adapter", "partial", "full")
+LAYERS_NAME = "encoder_layers.safetensors"
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+
+
+# The writer addressing the reader in their own voice, outside any quotation: first person singular,
+# second-person address, an elided first person at the start ("Guess ...", "Wonder ..."), or a stance
+# adverbial that asserts the writer's own certainty. Straight reporting keeps these inside quotes; the
+# sentence classifier, trained on formal news sentences, scores such short colloquial asides low.
+_VOICE = re.compile(
+    r"\b(?:I|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|me|my|mine|myself)\b"
+    r"|\b(?:you|your|yours|yourself)\b[^.!?]*\?\s*$"
+    r"|^(?:guess|wonder|bet|reckon|betcha|imagine that)\b"
+    r"|^(?:no doubt|of course|needless to say|frankly|sadly|thankfully|clearly|obviously)\b",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"\"[^\"]*\"?|“[^”]*”?|‘[^’]{8,}’")
+
+
+def writer_voice(text: str) -> bool:
+    """Whether the sentence speaks in the writer's own voice outside quotation marks."""
+    outside = _QUOTED.sub(" ", text).strip()
+    m = _VOICE.search(outside)
+    if not m:
+        return False
+    # a capitalised "I" inside an all-caps acronym or a Roman numeral ("World War I") is not the writer
+    return not re.search(r"\b(?:War|Phase|Title|Part|Act|Class|Article|Stage|Louis|Henry|George|Elizabeth|Charles)\s+I\b",
+                         outside[: m.end() + 1]) or m.group(0).lower() != "i"
 
 
 @dataclass
@@ -61,11 +92,17 @@ class ArticleRule:
 @dataclass
 class StanceConfig:
     encoder: str = DEFAULT_ENCODER
-    mode: str = "fast"  # fast: frozen encoder + head; adapter: LoRA + head; full: fine-tuned encoder + head
+    # fast: frozen encoder + head; adapter: LoRA + head; partial: the top ``train_layers`` encoder layers
+    # fine-tuned (only they are saved, as float16, over the base encoder); full: whole encoder fine-tuned
+    mode: str = "fast"
+    train_layers: int = 0
     dim: int = 384
     hidden: int = 0  # 0: a linear head; otherwise one hidden layer of this width
     max_length: int = 128
-    threshold: float = 0.5
+    threshold: float = 0.5  # sentence label on its own (CheckThat!-style), chosen on dev data
+    # Inside an article: a sentence is marked commentary at this (stricter) threshold, calibrated on straight
+    # news; None means ``threshold``.
+    commentary_threshold: float | None = None
     article_rule: ArticleRule = field(default_factory=ArticleRule)
     id2label: dict = field(default_factory=lambda: dict(ID2LABEL))
     format: str = FORMAT
@@ -86,7 +123,7 @@ class StanceConfig:
         id2label = {int(k): v for k, v in d.get("id2label", {}).items()}
         if id2label != ID2LABEL:
             raise ModelLoadError(f"id2label must be {ID2LABEL}, got {id2label}")
-        if d.get("mode") not in ("fast", "adapter", "full"):
+        if d.get("mode") not in MODES:
             raise ModelLoadError(f"unknown stance mode {d.get('mode')!r}")
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in d.items() if k in known}
@@ -155,6 +192,11 @@ class StanceModel:
         p = self.predict_proba(texts)[:, 1]
         return [self.config.id2label[int(x >= self.config.threshold)] for x in p]
 
+    @property
+    def article_threshold(self) -> float:
+        c = self.config.commentary_threshold
+        return float(c) if c is not None else float(self.config.threshold)
+
     def judge_article(self, texts: Sequence[str], probabilities: np.ndarray,
                       is_title: Sequence[bool] | None = None) -> ArticleStance:
         """Sentence commentary decisions and the article label from sentence probabilities."""
@@ -167,7 +209,8 @@ class StanceModel:
             if att.reported and spk is None and att.quote_fraction >= 0.5:
                 spk = last_speaker  # a quotation continued from the previous sentence
             last_speaker = spk if att.reported else None
-            commentary = bool(p >= self.config.threshold) and not att.reported and not title
+            own = bool(p >= self.article_threshold) or writer_voice(text)
+            commentary = own and not att.reported and not title
             sentences.append(SentenceStance(float(p), commentary, att.reported, spk))
         body = [s for s, t in zip(sentences, is_title, strict=True) if not t]
         n = sum(s.commentary for s in body)
@@ -186,6 +229,9 @@ class StanceModel:
                       str(tmp / HEAD_NAME), metadata={"format": "pt"})
             if self.config.mode == "adapter":
                 self.encoder.model.save_pretrained(str(tmp / "adapter"))
+            elif self.config.mode == "partial":
+                save_file(partial_state(self.encoder.model, self.config.train_layers), str(tmp / LAYERS_NAME),
+                          metadata={"format": "pt"})
             elif self.config.mode == "full":
                 self.encoder.model.save_pretrained(str(tmp / "encoder"))
                 self.encoder.tokenizer.save_pretrained(str(tmp / "encoder"))
@@ -213,6 +259,8 @@ class StanceModel:
             encoder = Encoder(path / "encoder", max_length=config.max_length, device=device)
         elif config.mode == "adapter":
             encoder = _adapted_encoder(config, path / "adapter", device)
+        elif config.mode == "partial":
+            encoder = _partial_encoder(config, path / LAYERS_NAME, device)
         elif encoder is None or encoder.ref != config.encoder:
             encoder = Encoder(config.encoder, max_length=config.max_length, device=device)
         if encoder.dim != config.dim:
@@ -260,6 +308,53 @@ def _adapted_encoder(config: StanceConfig, adapter_dir: Path, device: str | None
     return Encoder(config.encoder, max_length=config.max_length, device=device, tokenizer=tokenizer, model=model)
 
 
+def top_layer_prefixes(model: torch.nn.Module, k: int) -> list[str]:
+    """State-dict prefixes of the top ``k`` transformer layers (BERT-style ``encoder.layer.N.``)."""
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    if layers is None:
+        raise ModelLoadError("partial fine-tuning needs a BERT-style encoder (model.encoder.layer)")
+    n = len(layers)
+    if not 1 <= k <= n:
+        raise ModelLoadError(f"train_layers must be between 1 and {n}, got {k}")
+    return [f"encoder.layer.{i}." for i in range(n - k, n)]
+
+
+def partial_state(model: torch.nn.Module, k: int) -> dict[str, torch.Tensor]:
+    """The top ``k`` layers' weights as float16: a fraction of the encoder's size, and all that changed."""
+    prefixes = tuple(top_layer_prefixes(model, k))
+    return {name: t.detach().cpu().to(torch.float16).contiguous()
+            for name, t in model.state_dict().items() if name.startswith(prefixes)}
+
+
+def round_to_half(model: torch.nn.Module, k: int) -> None:
+    """Round the top layers through float16 so the model in memory equals the one saved."""
+    prefixes = tuple(top_layer_prefixes(model, k))
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.startswith(prefixes) and t.is_floating_point():
+                t.copy_(t.to(torch.float16).to(t.dtype))
+
+
+def _partial_encoder(config: StanceConfig, layers_file: Path, device: str | None) -> Encoder:
+    if not layers_file.is_file():
+        raise ModelLoadError(f"partial checkpoint has no {layers_file.name}")
+    try:
+        state = load_file(str(layers_file))
+    except Exception as exc:
+        raise ModelLoadError(f"{layers_file} is not a readable safetensors file: {exc}") from exc
+    tokenizer, base = load_tokenizer_and_model(config.encoder)
+    own = base.state_dict()
+    expected = set(partial_state(base, config.train_layers))
+    if set(state) != expected:
+        raise ModelLoadError(f"{layers_file} does not hold the top {config.train_layers} layers of {config.encoder!r}")
+    with torch.no_grad():
+        for name, t in state.items():
+            if own[name].shape != t.shape:
+                raise ModelLoadError(f"{layers_file}: {name} has shape {tuple(t.shape)}, expected {tuple(own[name].shape)}")
+            own[name].copy_(t.to(own[name].dtype))
+    return Encoder(config.encoder, max_length=config.max_length, device=device, tokenizer=tokenizer, model=base)
+
+
 def model_card(config: StanceConfig) -> str:
     t = config.training or {}
     lines = [
@@ -268,9 +363,12 @@ def model_card(config: StanceConfig) -> str:
         "Tells the writer's own commentary (`editorial`) from straight reporting (`neutral`), sentence by",
         "sentence; the article label follows the documented rule in `model/stance.py`.",
         "",
-        f"- encoder: `{config.encoder}` (mode: {config.mode})",
+        f"- encoder: `{config.encoder}` (mode: {config.mode}"
+        + (f", top {config.train_layers} layers fine-tuned" if config.mode == "partial" else "") + ")",
         f"- head: {'linear' if not config.hidden else f'MLP, hidden {config.hidden}'} over mean-pooled embeddings",
         f"- sentence threshold: {config.threshold:.3f} (chosen on dev data)",
+        f"- in-article commentary threshold: {config.commentary_threshold if config.commentary_threshold is not None else config.threshold:.3f}"
+        " (calibrated on straight news)",
         f"- article rule: {json.dumps(asdict(config.article_rule), sort_keys=True)}",
     ]
     if t.get("data"):

@@ -19,13 +19,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--format", default="auto", help="format of the --data files (default: detect)")
     st.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory (written atomically)")
     st.add_argument("--encoder", default="default", help="encoder: 'default', a hub id or a directory")
-    st.add_argument("--mode", default="fast", choices=["fast", "adapter", "full"])
+    st.add_argument("--mode", default="fast", choices=["fast", "adapter", "partial", "full"],
+                    help="fast: frozen encoder + head; adapter: LoRA; partial: top --train-layers layers; full: all")
     st.add_argument("--epochs", type=int, default=0)
     st.add_argument("--lr", type=float, default=0.0)
+    st.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the head when fine-tuning")
+    st.add_argument("--train-layers", type=int, default=2, help="partial mode: top encoder layers to fine-tune")
     st.add_argument("--batch-size", type=int, default=16)
     st.add_argument("--hidden", type=int, default=0, help="hidden width of the head (0: linear)")
     st.add_argument("--max-length", type=int, default=128)
     st.add_argument("--seed", type=int, default=13)
+    st.add_argument("--calibrate-articles", default="", metavar="DIR",
+                    help="BASIL directory: calibrate the in-article threshold and article rule on its calib half")
+    st.add_argument("--max-fer", type=float, default=0.02, help="false-editorial budget for that calibration")
     st.add_argument("--limit", type=int, default=0, help="use at most N training sentences")
     st.set_defaults(func=_train_stance)
     _register_summarizer(tsub)
@@ -71,7 +77,8 @@ def _train_stance(ns: argparse.Namespace) -> int:
     args = TrainStanceArgs(
         data=ns.data, dev=ns.dev, exclude=ns.exclude, format=ns.format, out=ns.out, encoder=ns.encoder,
         mode=ns.mode, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size, hidden=ns.hidden,
-        max_length=ns.max_length, seed=ns.seed, limit=ns.limit,
+        max_length=ns.max_length, head_lr=ns.head_lr, train_layers=ns.train_layers, seed=ns.seed, limit=ns.limit,
+        calibrate_articles=ns.calibrate_articles, max_fer=ns.max_fer,
         command="presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     train_stance(args, log=lambda m: print(m, file=sys.stderr))

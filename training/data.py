@@ -10,6 +10,8 @@ checked; a bad one stops loading with an error naming the file and the row.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,3 +169,37 @@ def deduplicate(train: LabelledSentences, *held_out: LabelledSentences) -> tuple
         texts.append(t)
         labels.append(lbl)
     return LabelledSentences(texts, labels, train.source), dropped
+
+
+def basil_half(triplet: str) -> str:
+    """A fixed, content-independent split of BASIL events (triplets) into ``calib`` and ``heldout``."""
+    return "calib" if int(hashlib.sha256(triplet.encode()).hexdigest()[:8], 16) % 2 == 0 else "heldout"
+
+
+def load_basil(directory: str | Path, half: str = "all") -> list[dict]:
+    """BASIL articles (all straight news reports) as ``{id, title, text, label: 'neutral', half}``.
+
+    ``half`` keeps one half of the events: the article rule is calibrated on ``calib`` and checked on
+    ``heldout``; the three outlets' reports of one event always fall in the same half.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise DataError(f"{directory}: BASIL expects a directory (with articles/<year>/*.json)")
+    articles_dir = root / "articles" if (root / "articles").is_dir() else root
+    files = sorted(articles_dir.rglob("*.json"))
+    if not files:
+        raise DataError(f"{directory}: no BASIL article JSON files found (expected articles/<year>/*.json)")
+    rows = []
+    for f in files:
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+            paragraphs = [" ".join(p) if isinstance(p, list) else str(p) for p in d["body-paragraphs"]]
+            triplet = str(d.get("triplet-uuid") or f.stem.rsplit("_", 1)[0])
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{f}: not a BASIL article ({exc})") from exc
+        h = basil_half(triplet)
+        if half != "all" and h != half:
+            continue
+        rows.append({"id": f.stem, "title": d.get("title") or None, "text": "\n".join(paragraphs),
+                     "label": "neutral", "half": h})
+    return rows
