@@ -16,7 +16,6 @@ halves by a hash of the event (triplet) id, so the article rule can be calibrate
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 SENTENCE_FORMATS = ("checkthat", "newssd", "babe", "jsonl", "csv")
+DEFAULT_TRAIN = "../shared/data/checkthat2025_task1_subjectivity_en/train_en.tsv"
 ARTICLE_FORMATS = ("basil", "jsonl", "csv")
 
 
@@ -40,38 +40,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="report directory (metrics.json, predictions.csv)")
     parser.add_argument("--basil-half", default="all", choices=["all", "calib", "heldout"],
                         help="BASIL only: evaluate all 300 articles or one half split by event")
+    parser.add_argument("--train", default=DEFAULT_TRAIN, metavar="PATH",
+                        help="train split the baselines are fitted on (sentence level; default: CheckThat train_en.tsv "
+                             "under ../shared/data); its sentences that also occur in --data are dropped first")
+    parser.add_argument("--train-format", default="auto", help="format of --train (default: detect)")
+    parser.add_argument("--no-baselines", action="store_true", help="score presslens alone")
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="evaluate the first N items only")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the baselines and the bootstrap")
 
 
 # -- metrics ---------------------------------------------------------------------------------------
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Macro-F1 over the two classes plus per-class precision, recall and F1 (1 = editorial)."""
-    out: dict[str, float] = {}
-    f1s = []
-    for c, name in ((0, "neutral"), (1, "editorial")):
-        tp = int(((y_pred == c) & (y_true == c)).sum())
-        fp = int(((y_pred == c) & (y_true != c)).sum())
-        fn = int(((y_pred != c) & (y_true == c)).sum())
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        out.update({f"precision_{name}": p, f"recall_{name}": r, f"f1_{name}": f})
-        f1s.append(f)
-    out["macro_f1"] = float(np.mean(f1s))
-    out["accuracy"] = float((y_true == y_pred).mean()) if len(y_true) else 0.0
+    """Macro-F1, accuracy and per-class precision/recall/F1 for 0/1 arrays (1 = editorial)."""
+    from .metrics import classification_metrics as labelled_metrics
+
+    names = np.array(["neutral", "editorial"])
+    m = labelled_metrics(list(names[y_true]), list(names[y_pred]))
+    out = {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"]}
+    for label, pc in m["per_class"].items():
+        out.update({f"precision_{label}": pc["precision"], f"recall_{label}": pc["recall"], f"f1_{label}": pc["f1"]})
     return out
-
-
-def _rounded(d: dict) -> dict:
-    return {k: (round(v, 4) if isinstance(v, float) else _rounded(v) if isinstance(v, dict) else v)
-            for k, v in d.items()}
-
-
-def write_metrics(out: Path, metrics: dict) -> Path:
-    """Deterministic metrics.json: sorted keys, floats rounded to 4 places, no timestamps."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "metrics.json"
-    path.write_text(json.dumps(_rounded(metrics), indent=2, sort_keys=True) + "\n")
-    return path
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -101,19 +89,24 @@ def load_labelled_articles(path: str, fmt: str) -> list[dict]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def evaluate_sentences(model, data, path: str, fmt: str, out: Path) -> dict:
+def evaluate_sentences(model, data, path: str, fmt: str, out: Path, train=None, seed: int = 0) -> dict:
+    """presslens and, given a train split, the baselines on the same sentences; writes the full report."""
+    from . import report
+    from .baselines import run_stance_baselines
+
     p = model.predict_proba(data.texts)[:, 1]
-    y = np.array(data.y)
-    pred = (p >= model.config.threshold).astype(int)
-    metrics = classification_metrics(y, pred)
-    metrics.update({"n": len(y), "n_editorial": int(y.sum()), "threshold": float(model.config.threshold),
-                    "level": "sentence", "data": Path(path).name, "format": fmt})
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["row", "text", "gold", "predicted", "probability"])
-        for i, (t, g, q, pp) in enumerate(zip(data.texts, y, pred, p, strict=True), start=1):
-            w.writerow([i, t, "editorial" if g else "neutral", "editorial" if q else "neutral", f"{pp:.4f}"])
+    labels = ["editorial" if x >= model.config.threshold else "neutral" for x in p]
+    systems = {"presslens": {"labels": labels, "proba": p}}
+    extra = {"data": Path(path).name, "format": fmt, "level": "sentence",
+             "threshold": round(float(model.config.threshold), 4)}
+    if train is not None:
+        systems.update(run_stance_baselines(train.texts, train.labels, data.texts, encoder=model.encoder, seed=seed))
+        extra.update({"baselines_train": Path(train.source).name, "baselines_train_n": len(train)})
+    metrics = report.write_stance_report(out, texts=data.texts, gold=data.labels, systems=systems,
+                                         title=f"Stance evaluation: {Path(path).name}", extra=extra, seed=seed)
+    # The headline number at the top level too, so scripts need not know the report layout.
+    metrics["macro_f1"] = metrics["systems"]["presslens"]["macro_f1"]
+    report.write_metrics(out, metrics)
     return metrics
 
 
@@ -152,50 +145,74 @@ def evaluate_articles(model, rows: list[dict], out: Path, source: str, fmt: str)
         idx = np.array([r.get("half") == h for r in rows])
         metrics[f"false_editorial_rate_{h}"] = float(pred[idx & neutral].mean()) if (idx & neutral).any() else 0.0
         metrics[f"n_{h}"] = int(idx.sum())
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "gold", "predicted", "editorial_probability", "commentary_sentences", "n_sentences"])
-        for r, s in zip(rows, results, strict=True):
-            w.writerow([r["id"], r["label"], s.label, f"{s.editorial_probability:.4f}", len(s.evidence),
-                        len(s.sentences)])
+    from . import report
+
+    report.write_predictions_csv(out / "predictions.csv", [
+        {"id": r["id"], "gold": r["label"], "predicted": s.label, "editorial_probability": s.editorial_probability,
+         "commentary_sentences": len(s.evidence), "n_sentences": len(s.sentences)}
+        for r, s in zip(rows, results, strict=True)])
+    report.write_metrics(out, metrics)
+    lines = [f"# Article-level stance evaluation: {source}", "",
+             report.markdown_table(["metric", "value"], [[k, v] for k, v in sorted(metrics.items())]), "",
+             "Per-article predictions: `predictions.csv`."]
+    report.write_text(out / "report.md", "\n".join(lines))
     return metrics
 
 
+def _limit(seq, n: int):
+    return seq[:n] if n else seq
+
+
 def run(ns: argparse.Namespace) -> int:
+    import time
+
     from model.encoder import ModelLoadError
     from model.pipeline import default_stance_path
     from model.stance import StanceModel
-    from training.data import DataError, load_basil, load_sentences
+    from training.data import DataError, LabelledSentences, deduplicate, load_basil, load_sentences
 
+    from . import report
+
+    started = time.time()
     out = Path(ns.out)
+    data_files = [ns.data]
     try:
+        if ns.limit < 0:
+            raise EvalError("--limit must be >= 0")
         if ns.level == "sentence" and ns.format not in SENTENCE_FORMATS:
             raise EvalError(f"--format {ns.format} has no sentence labels; use --level article")
         if ns.level == "article" and ns.format not in ARTICLE_FORMATS:
             raise EvalError(f"--format {ns.format} holds sentences, not articles; use --level sentence")
-        if ns.format == "basil":
-            try:
-                rows = load_basil(ns.data, ns.basil_half)
-            except DataError as exc:
-                raise EvalError(str(exc)) from exc
-        elif ns.level == "article":
-            rows = load_labelled_articles(ns.data, ns.format)
-        else:
-            try:
+        train = None
+        try:
+            if ns.format == "basil":
+                rows = _limit(load_basil(ns.data, ns.basil_half), ns.limit)
+            elif ns.level == "article":
+                rows = _limit(load_labelled_articles(ns.data, ns.format), ns.limit)
+            else:
                 data = load_sentences(ns.data, ns.format)
-            except DataError as exc:
-                raise EvalError(str(exc)) from exc
+                data = LabelledSentences(_limit(data.texts, ns.limit), _limit(data.labels, ns.limit), data.source)
+                if not ns.no_baselines:
+                    if not Path(ns.train).is_file():
+                        raise EvalError(f"baseline train split {ns.train}: no such file (give --train PATH or --no-baselines)")
+                    train, _ = deduplicate(load_sentences(ns.train, ns.train_format), data)
+                    data_files.append(ns.train)
+        except DataError as exc:
+            raise EvalError(str(exc)) from exc
         model = StanceModel.from_pretrained(ns.model or default_stance_path())
         if ns.level == "sentence":
-            metrics = evaluate_sentences(model, data, ns.data, ns.format, out)
+            metrics = evaluate_sentences(model, data, ns.data, ns.format, out, train=train, seed=ns.seed)
         else:
             metrics = evaluate_articles(model, rows, out, Path(ns.data).name, ns.format)
     except (EvalError, ModelLoadError) as exc:
         print(f"presslens: error: {exc}", file=sys.stderr)
         return 2
-    metrics["model"] = str(Path(ns.model).name if ns.model else "default")
-    path = write_metrics(out, metrics)
-    shown = {k: metrics[k] for k in ("macro_f1", "false_editorial_rate", "n") if k in metrics}
-    print(f"wrote {path}: {json.dumps(_rounded(shown), sort_keys=True)}")
+    report.write_run_info(out, data_files, ns.seed, started,
+                          extra={"model": str(ns.model or "default"), "level": ns.level, "format": ns.format})
+    if ns.level == "sentence":
+        shown = {name: round(m["macro_f1"], 4) for name, m in sorted(metrics["systems"].items())}
+        print(f"wrote {out}/metrics.json: macro-F1 {json.dumps(shown, sort_keys=True)}")
+    else:
+        shown = {k: metrics[k] for k in ("macro_f1", "false_editorial_rate", "n") if k in metrics}
+        print(f"wrote {out}/metrics.json: {json.dumps(report.canonical(shown), sort_keys=True)}")
     return 0

@@ -20,26 +20,40 @@ def test_classification_metrics_by_hand():
     assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
 
 
-def test_eval_sentences_checkthat(tiny_stance_dir, tmp_path, capsys):
+def test_eval_sentences_checkthat_full_report(tiny_stance_dir, tmp_path, capsys):
     data = tmp_path / "dev_test_en.tsv"
     data.write_text("sentence_id\tsentence\tlabel\n1\tThe talks lasted six hours.\tOBJ\n"
                     "2\tI think it was a farce.\tSUBJ\n3\tRussia said no.\tOBJ\n", encoding="utf-8")
+    train = tmp_path / "train.csv"
+    rows = [("The minister met his counterpart on Friday.", "neutral"), ("What a shameful, cowardly decision.", "editorial"),
+            ("The vote is scheduled for Sunday.", "neutral"), ("I guess nobody cares about the truth anymore.", "editorial"),
+            ("Russia said no.", "neutral")] * 3  # the last one is also in the test data and must be dropped
+    with open(train, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([("text", "label"), *rows])
     out = tmp_path / "report"
-    rc = main(["eval", "stance", "--data", str(data), "--format", "checkthat", "--model", str(tiny_stance_dir),
-               "--out", str(out)])
+    argv = ["eval", "stance", "--data", str(data), "--format", "checkthat", "--model", str(tiny_stance_dir),
+            "--train", str(train), "--out", str(out)]
+    rc = main(argv)
     assert rc == 0, capsys.readouterr().err
     text = (out / "metrics.json").read_text()
     metrics = json.loads(text)
-    assert metrics["n"] == 3 and metrics["n_editorial"] == 1 and metrics["level"] == "sentence"
-    assert 0.0 <= metrics["macro_f1"] <= 1.0
+    assert metrics["n"] == 3 and metrics["run"]["level"] == "sentence"
+    assert set(metrics["systems"]) == {"presslens", "majority", "tfidf_lr", "encoder_lr"}
+    assert metrics["run"]["baselines_train_n"] == 4  # 5 distinct train sentences less the one in the test data
+    assert metrics["macro_f1"] == metrics["systems"]["presslens"]["macro_f1"]
     assert list(metrics) == sorted(metrics)  # deterministic: sorted keys
-    rows = list(csv.DictReader(open(out / "predictions.csv", encoding="utf-8")))
-    assert [r["gold"] for r in rows] == ["neutral", "editorial", "neutral"]
-    pred = np.array([int(r["predicted"] == "editorial") for r in rows])
+    preds = list(csv.DictReader(open(out / "predictions.csv", encoding="utf-8")))
+    assert [r["gold"] for r in preds] == ["neutral", "editorial", "neutral"]
+    pred = np.array([int(r["presslens_label"] == "editorial") for r in preds])
     assert metrics["macro_f1"] == pytest.approx(classification_metrics(np.array([0, 1, 0]), pred)["macro_f1"], abs=1e-4)
+    for name in ("report.md", "confusion_matrix.png", "reliability.png", "run.json"):
+        assert (out / name).stat().st_size > 0, name
+    run = json.loads((out / "run.json").read_text())
+    import hashlib
+
+    assert [d["sha256"] for d in run["data"]] == [hashlib.sha256(f.read_bytes()).hexdigest() for f in (data, train)]
     # running it again writes the same bytes
-    main(["eval", "stance", "--data", str(data), "--format", "checkthat", "--model", str(tiny_stance_dir),
-          "--out", str(out)])
+    assert main(argv) == 0
     assert (out / "metrics.json").read_text() == text
 
 
