@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from ..deps import QueueDep, require_api_key, run_analysis
 from ..schemas import AnalyzeRequest, AnalyzeResponse, ClassifyResponse, ErrorOut, SummarizeResponse
 
-_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 413, 422, 503)}
+_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 413, 415, 422, 503)}
 router = APIRouter(prefix="/v1", tags=["analysis"], dependencies=[Depends(require_api_key)], responses=_ERRORS)
 
 _SUMMARY_KEYS = ("id", "title", "summary")
