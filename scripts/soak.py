@@ -98,7 +98,7 @@ def _kinds() -> list[Kind]:
         return {"articles": [{"html": f"<html><head><title>T</title></head><body><article>{paras}</article></body></html>"}]}, None, {}
 
     def feedback(r):
-        t = r.choice(texts).split("\n\n")[1]
+        t = _lead(r.choice(texts), 200)
         return {"text": t, "label": r.choice(["neutral", "editorial"]), "predicted": "neutral"}, None, {}
 
     return [
@@ -129,7 +129,8 @@ def _check_ok(kind: Kind, body: dict, known_versions: set[str]) -> str | None:
         if "label" in res and res["label"] not in ("neutral", "editorial"):
             return f"label {res['label']!r}"
         if "summary" in res and not res["summary"]:
-            return "empty summary"
+            return (f"empty summary for {res.get('id')!r} ({len(res.get('sentences') or [])} sentences, "
+                    f"title {res.get('title')!r}): {json.dumps(res)[:300]}")
     return None
 
 
