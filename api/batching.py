@@ -71,6 +71,7 @@ class Job:
     articles: list[Article]
     options: AnalyzeOptions
     tokens: int
+    kind: str = "analyze"  # or "coverage": several articles on one event, one result for all of them
     future: Future = field(default_factory=Future)
     enqueued: float = field(default_factory=time.monotonic)
 
@@ -129,10 +130,11 @@ class BatchQueue:
         """Requests waiting (not counting the batch running now)."""
         return self._q.qsize()
 
-    def submit(self, articles: list[Article], options: AnalyzeOptions, tokens: int | None = None) -> Future:
+    def submit(self, articles: list[Article], options: AnalyzeOptions, tokens: int | None = None,
+               kind: str = "analyze") -> Future:
         if self._stop.is_set():
             raise ShuttingDown("the service is shutting down")
-        job = Job(list(articles), options, tokens if tokens is not None else estimate_tokens(articles))
+        job = Job(list(articles), options, tokens if tokens is not None else estimate_tokens(articles), kind)
         try:
             self._q.put_nowait(job)
         except queue.Full:
@@ -196,12 +198,24 @@ class BatchQueue:
         try:
             groups: dict[tuple, list[Job]] = {}
             for j in live:
-                groups.setdefault(astuple(j.options), []).append(j)
+                if j.kind == "coverage":  # its articles belong together and to no one else
+                    self._run_coverage(loaded, j)
+                else:
+                    groups.setdefault(astuple(j.options), []).append(j)
             for jobs in groups.values():
                 self._run_group(loaded, jobs)
         finally:
             self._busy = 0
             self._metrics.batch(n_articles, n_tokens, len(live), time.perf_counter() - t0)
+
+    def _run_coverage(self, loaded: LoadedModel, job: Job) -> None:
+        try:
+            result = loaded.analyzer.coverage(job.articles, job.options).to_dict()
+        except Exception as exc:
+            log.exception("coverage failed")
+            _fail(job.future, exc)
+            return
+        job.future.set_result(BatchResult(loaded.version, [result]))
 
     def _run_group(self, loaded: LoadedModel, jobs: list[Job]) -> None:
         articles = [a for j in jobs for a in j.articles]

@@ -51,6 +51,8 @@ def _format_text(result: dict) -> str:
     lines = [f"== {result['id']}: {result['label'].upper()} (confidence {result['confidence']:.2f})"]
     if result.get("title"):
         lines.append(f"   {result['title']}")
+    if result.get("abstract"):
+        lines.append(f"Abstract: {result['abstract']['text']}")
     lines.append("Summary:")
     for s in result["summary"]:
         who = f"  [{s['speaker']}]" if s.get("speaker") else ""
@@ -71,13 +73,51 @@ def _analyze(ns: argparse.Namespace) -> int:
     for a, (ident, _) in zip(articles, inputs, strict=True):
         if not a.sentences:
             raise UsageError(f"{ident}: no sentences left after cleaning")
-    analyzer = Analyzer.load(ns.model, ns.summarizer)
-    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only)
+    analyzer = Analyzer.load(ns.model, ns.summarizer, abstractive=ns.abstractive)
+    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only,
+                          abstractive=bool(ns.abstractive))
     results = [r.to_dict() for r in analyzer.analyze(articles, opts)]
     if ns.format == "text":
         print("\n\n".join(_format_text(r) for r in results))
     else:
         print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _format_coverage(result: dict) -> str:
+    lines = ["Event summary:"]
+    for c in result["summary"]:
+        who = f"  [{c['speaker']}]" if c.get("speaker") else ""
+        lines.append(f"  - ({c['article']}) {c['text']}{who}")
+    lines.append(f"Shared claims ({len(result['shared'])}):")
+    for cl in result["shared"]:
+        who = f"  [{cl['speaker']}]" if cl.get("speaker") else ""
+        lines.append(f"  * {', '.join(cl['articles'])}: {cl['text']}{who}")
+    lines.append("Only one outlet:")
+    for ident, claims in result["unique"].items():
+        for c in claims:
+            lines.append(f"  - ({ident}) {c['text']}")
+    return "\n".join(lines)
+
+
+def _coverage(ns: argparse.Namespace) -> int:
+    from model.pipeline import AnalyzeOptions, Analyzer
+    from model.text import Article
+
+    inputs = _read_inputs(ns.files)
+    if len(inputs) < 2:
+        raise UsageError("coverage needs at least two articles on the same event")
+    articles = [Article(text, id=ident) for ident, text in inputs]
+    for a, (ident, _) in zip(articles, inputs, strict=True):
+        if not a.body_sentences:
+            raise UsageError(f"{ident}: no sentences left after cleaning")
+    analyzer = Analyzer.load(ns.model, ns.summarizer)
+    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only)
+    result = analyzer.coverage(articles, opts).to_dict()
+    if ns.format == "text":
+        print(_format_coverage(result))
+    else:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -141,7 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--sentences", type=_positive, default=3, help="summary budget in sentences (default 3)")
     an.add_argument("--words", type=_positive, default=None, help="summary budget in words")
     an.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    an.add_argument("--abstractive", default=None, metavar="MODEL",
+                    help="also write an abstractive summary with this seq2seq checkpoint (hub id or directory)")
     an.set_defaults(func=_analyze)
+
+    cv = sub.add_parser("coverage", help="several articles on one event: event summary and shared claims")
+    cv.add_argument("files", nargs="+", metavar="FILE", help="article text files (two or more); - reads stdin")
+    cv.add_argument("--format", choices=["json", "text"], default="json")
+    cv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    cv.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
+    cv.add_argument("--sentences", type=_positive, default=3, help="event summary budget in sentences (default 3)")
+    cv.add_argument("--words", type=_positive, default=None, help="event summary budget in words")
+    cv.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    cv.set_defaults(func=_coverage)
 
     sv = sub.add_parser("serve", help="start the HTTP API")
     sv.add_argument("--host", default=None)

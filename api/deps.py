@@ -121,12 +121,12 @@ def to_options(req: AnalyzeOptionsIn) -> AnalyzeOptions:
 
 
 async def run_analysis(request: Request, queue: BatchQueue, items: list[ArticleIn],
-                       options: AnalyzeOptionsIn) -> BatchResult:
+                       options: AnalyzeOptionsIn, kind: str = "analyze") -> BatchResult:
     """Articles in, results out: prepare off the loop, queue for the batcher, await the result."""
     settings: Settings = request.app.state.settings
     articles = await asyncio.to_thread(to_articles, items, settings)
     try:
-        future = queue.submit(articles, to_options(options))
+        future = queue.submit(articles, to_options(options), kind=kind)
     except QueueFull as exc:
         request.app.state.metrics.rejected.labels("queue_full").inc()
         raise ApiError(503, f"the service is busy ({exc}); retry shortly", "overloaded",

@@ -56,6 +56,15 @@ class ServiceMetrics(Metrics):
         return generate_latest(self.registry)
 
 
+def _plain_route(scope: Scope) -> str:
+    path = scope.get("path", "")
+    if path.startswith("/static/"):
+        return "/static"
+    if path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        return path
+    return "unmatched"  # unknown paths (404s) are one series, however many a scanner tries
+
+
 class RequestMetricsMiddleware:
     """Counts and times every request by its route template (``/v1/analyze``), not its raw path."""
 
@@ -79,8 +88,8 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            name = getattr(route, "path", None) or "unmatched"
+            route = scope.get("route")  # set by FastAPI's own routes; /docs and /static are plain Starlette
+            name = getattr(route, "path", None) or _plain_route(scope)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, name, str(status)).inc()
             self.metrics.latency.labels(method, name).observe(time.perf_counter() - t0)

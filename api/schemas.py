@@ -151,6 +151,27 @@ class ClassifyResponse(BaseModel):
     results: list[ClassifyResult]
 
 
+class CoverageArticle(_Open):
+    id: str
+    title: str | None
+    label: Label
+    confidence: float
+    editorial_probability: float
+    commentary: list[int]
+    summary: list[SummaryOut]
+
+
+class CoverageResponse(_Open):
+    """``CoverageResult.to_dict()`` plus the model version: ``summary`` (the event summary), ``shared``
+    (claims carried by two or more articles, with their ids) and ``unique`` (each article's own claims)."""
+
+    model: str
+    articles: list[CoverageArticle]
+    summary: list[dict]
+    shared: list[dict]
+    unique: dict[str, list[dict]]
+
+
 class FeedbackIn(_Strict):
     """A user's corrected label for an article (no ``sentence_index``) or one of its sentences."""
 

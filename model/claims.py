@@ -32,7 +32,8 @@ _PRON = r"(?:he|she|they|it|we)"
 _SPEAKER = rf"(?:{_NAME}|{_DESCR}|{_PRON})"
 
 _QUOTE_SPANS = re.compile(r"\"[^\"]{2,}\"|“[^”]{2,}”|«[^»]{2,}»|‘[^’]{8,}’")
-_ACCORDING = re.compile(rf"\baccording\s+to\s+(?P<speaker>{_NAME}|{_DESCR}|[a-z][\w\s.'’-]{{3,60}}?)(?=[,.;:]|\s+(?:who|which|that)\b|$)")
+# "according to X": X runs to the next comma/semicolon, a relative clause or the end of the sentence.
+_ACCORDING = re.compile(r"\b[Aa]ccording\s+to\s+(?P<speaker>[^,;:]{2,80}?)(?=\s*[,;:]|\s+(?:who|which|that)\b|\.?[\"”’]?\s*$)")
 _SPEAKER_VERB = re.compile(rf"(?P<speaker>{_SPEAKER})(?:,[^,]{{3,80}},)?\s+(?:has\s+|had\s+|have\s+)?(?:{_VERBS})\b")
 _AFTER_QUOTE_SV = re.compile(rf"[”\"],?\s+(?P<speaker>{_SPEAKER})\s+(?:{_VERBS})\b")
 _AFTER_QUOTE_VS = re.compile(rf"[”\"],?\s+(?:{_VERBS})\s+(?P<speaker>{_NAME}|{_DESCR})")
@@ -65,9 +66,40 @@ def quote_fraction(text: str) -> float:
     return min(1.0, covered / len(text))
 
 
-def _clean_speaker(name: str) -> str:
-    name = re.sub(r"^(?:the|an?)\s+(?=[A-Z])", "", name.strip(), flags=re.IGNORECASE)
-    return name.strip(" ,.;:\"“”'’")
+_LEADING_JUNK = re.compile(
+    r"^(?:(?:on|in|at|by|from|with|after|before|during|since|last|this|early|late|and|but|then|also|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday)\s+)+",
+    re.IGNORECASE,
+)
+_DESCRIPTOR_END = re.compile(
+    r"(?:official|officials|spokesman|spokeswoman|spokesperson|source|sources|diplomat|diplomats|minister|"
+    r"secretary|president|leader|leaders|analyst|analysts|expert|experts|aide|aides|lawmaker|lawmakers|"
+    r"senator|representative|statement|report|reports|witness|witnesses|police|prosecutors|spokesmen|"
+    r"residents|observers|negotiators|delegation|ambassador|envoy|story|study|survey|data|figures)$",
+    re.IGNORECASE,
+)
+# Extend a speaker that stops inside a name ("a senior State" + "Department official").
+_CONTINUATION = re.compile(
+    r"^(?:\s+[A-Z][\w.'’-]*)*(?:\s+(?:official|officials|spokesman|spokeswoman|spokesperson|source|sources))?"
+)
+
+
+def _clean_speaker(name: str) -> str | None:
+    """Trim a matched speaker; None when what is left does not look like a speaker."""
+    name = _LEADING_JUNK.sub("", name.strip())
+    # Drop an article before a description ("the official"); keep it inside a name ("The Guardian").
+    name = re.sub(r"^(?:the|an?|The|An?)\s+(?=[a-z])|^(?:the|an?)\s+", "", name).strip(" ,.;:\"“”'’")
+    if not name:
+        return None
+    if len(name.split()) > 9:
+        return None
+    # Lower-case openings must be a description ending in a speaker noun ("unnamed senior official").
+    if name[0].islower() and not _DESCRIPTOR_END.search(name) and not _PRON_ONLY.fullmatch(name):
+        return None
+    return name
+
+
+_PRON_ONLY = re.compile(r"he|she|they|it|we", re.IGNORECASE)
 
 
 def _outside_quotes(text: str) -> str:
@@ -81,15 +113,77 @@ def attribute(text: str) -> Attribution:
     outside = _outside_quotes(text)
     speaker = None
     for pattern in (_AFTER_QUOTE_SV, _AFTER_QUOTE_VS, _SPEAKER_VERB, _ACCORDING, _VERB_SPEAKER, _SAID_PAREN):
-        m = pattern.search(text if pattern in (_AFTER_QUOTE_SV, _AFTER_QUOTE_VS) else outside)
+        source = text if pattern in (_AFTER_QUOTE_SV, _AFTER_QUOTE_VS) else outside
+        m = pattern.search(source)
         if m:
-            candidate = _clean_speaker(m.group("speaker"))
+            raw = m.group("speaker")
+            if pattern is not _ACCORDING:
+                raw += _CONTINUATION.match(source[m.end("speaker"):]).group(0)
+            candidate = _clean_speaker(raw)
             if candidate and not _WRITER_VOICE.fullmatch(candidate):
                 speaker = candidate
                 break
     writer_voice = bool(_WRITER_VOICE.search(outside)) and frac < 0.5
     reported = (speaker is not None or frac >= 0.5) and not writer_voice
     return Attribution(speaker=speaker, quote_fraction=round(frac, 3), reported=reported)
+
+
+def quoted_spans(text: str) -> list[str]:
+    """The quoted passages of a sentence (without the marks); an unclosed quote runs to the end."""
+    spans = [m.group(0)[1:-1] for m in _QUOTE_SPANS.finditer(text)]
+    rest = _QUOTE_SPANS.sub(" ", text)
+    for mark in ("“", '"'):
+        pos = rest.find(mark)
+        if pos >= 0 and len(rest) - pos > 12:
+            spans.append(rest[pos + 1:])
+            break
+    return spans
+
+
+_PRONOUN_SPEAKER = re.compile(r"^(?:he|she|they|it|we)$", re.IGNORECASE)
+# A named person mentioned in a sentence: a possessive ("Lavrov's") or a name before a speech verb.
+_MENTION = re.compile(r"(?P<name>(?:[A-Z][a-z][\w'’-]*\s+){0,3}[A-Z][a-z][\w-]*)(?:'s|’s)\b")
+# Markers of the writer's own voice outside quotations: hedges, asides, rhetorical moves.
+_ASIDE = re.compile(
+    r"\b(?:I|I'm|I’m|I've|I’ve|I'd|I’d|me|my|(?:let's|let’s)|guess|no doubt|of course|obviously|frankly|"
+    r"sadly|apparently|presumably|needless to say|to be sure|mind you|you know|ironically|laughably|"
+    r"shameful(?:ly)?|absurd(?:ly)?|ridiculous(?:ly)?|pathetic(?:ally)?)\b",
+    re.IGNORECASE,
+)
+
+
+def writer_aside(text: str) -> bool:
+    """True when a sentence speaks in the writer's own voice (outside any quotation).
+
+    First person, hedges and sneers ("Guess it sort of slipped his mind", "No doubt ..."), rhetorical
+    questions and lead-ins to a picture ("... summed up by this picture:"). Used by the claims-only mode so
+    asides stay out whatever the stance model says.
+    """
+    outside = _outside_quotes(text).strip()
+    if quote_fraction(text) >= 0.5:
+        return False
+    if _ASIDE.search(outside):
+        return True
+    if outside.rstrip(" \"'”’)").endswith("?") or outside.endswith(":"):
+        return True
+    return False
+
+
+def resolve_speakers(texts: list[str], speakers: list[str | None], window: int = 3) -> list[str | None]:
+    """Replace pronoun speakers ("he said") with the person last named in the preceding sentences."""
+    out = list(speakers)
+    recent: list[tuple[int, str]] = []  # (sentence number, name)
+    for k, text in enumerate(texts):
+        spk = out[k]
+        if spk and _PRONOUN_SPEAKER.match(spk):
+            cands = [name for pos, name in recent if k - pos <= window]
+            out[k] = cands[-1] if cands else spk
+        for m in _MENTION.finditer(_outside_quotes(text)):
+            recent.append((k, m.group("name")))
+        if out[k] and not _PRONOUN_SPEAKER.match(out[k]) and out[k][:1].isupper():
+            # "Lavrov's opening statement" speaks for Lavrov
+            recent.append((k, re.sub(r"(?:'s|’s)\b.*$", "", out[k])))
+    return out
 
 
 def speaker(text: str) -> str | None:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .abstractive import AbstractiveSummarizer, AbstractiveSummary
+from .claims import resolve_speakers, writer_aside
+from .coverage import Coverage, build_coverage
+from .encoder import ModelLoadError
 from .stance import ArticleStance, StanceModel
 from .summarizer import ExtractiveSummarizer, SummarySentence
 from .text import Article
@@ -28,7 +32,8 @@ def default_summarizer_path() -> Path:
 class AnalyzeOptions:
     summary_sentences: int | None = 3
     summary_words: int | None = None
-    claims_only: bool = False  # leave the writer's commentary out of the summary
+    claims_only: bool = False  # leave the writer's commentary (and asides in the writer's voice) out
+    abstractive: bool = False  # also write an abstractive summary (needs Analyzer.abstractive)
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Analysis:
     article: Article
     stance: ArticleStance
     summary: list[SummarySentence]
+    abstract: AbstractiveSummary | None = None
 
     def to_dict(self) -> dict:
         """The JSON shape shared by the CLI and the API."""
@@ -58,6 +64,7 @@ class Analysis:
             "editorial_probability": round(self.stance.editorial_probability, 4),
             "commentary": [i for i, st in enumerate(self.stance.sentences) if st.commentary],
             "summary": summary,
+            **({"abstract": self.abstract.to_dict()} if self.abstract is not None else {}),
             "sentences": sents,
         }
 
@@ -65,9 +72,11 @@ class Analysis:
 class Analyzer:
     """Owns the stance model (and its encoder) and the summarizer; thread-compatible for inference."""
 
-    def __init__(self, stance: StanceModel, summarizer: ExtractiveSummarizer | None = None):
+    def __init__(self, stance: StanceModel, summarizer: ExtractiveSummarizer | None = None,
+                 abstractive: AbstractiveSummarizer | None = None):
         self.stance = stance
         self.summarizer = summarizer or ExtractiveSummarizer()
+        self.abstractive = abstractive
 
     @property
     def encoder(self):
@@ -75,12 +84,14 @@ class Analyzer:
 
     @classmethod
     def load(cls, stance_dir: str | os.PathLike | None = None,
-             summarizer_dir: str | os.PathLike | None = None, device: str | None = None) -> Analyzer:
+             summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
+             abstractive: str | os.PathLike | None = None) -> Analyzer:
         stance = StanceModel.from_pretrained(stance_dir or default_stance_path(), device=device)
         sdir = Path(summarizer_dir) if summarizer_dir else default_summarizer_path()
         summarizer = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() \
             else ExtractiveSummarizer()
-        return cls(stance, summarizer)
+        abstract = AbstractiveSummarizer(abstractive, device=device) if abstractive else None
+        return cls(stance, summarizer, abstract)
 
     def embed(self, articles: Sequence[Article]) -> list[np.ndarray]:
         """One batched encoder pass over every sentence of every article, split back per article."""
@@ -93,15 +104,75 @@ class Analyzer:
         return out
 
     def analyze(self, articles: Sequence[Article], options: AnalyzeOptions | None = None) -> list[Analysis]:
-        options = options or AnalyzeOptions()
-        embeddings = self.embed(articles)
+        return self._analyze_embedded(articles, self.embed(articles), options or AnalyzeOptions())
+
+    def _judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
+        texts = [s.text for s in article.sentences]
+        stance = self.stance.judge_article(texts, self.stance.proba_from_embeddings(emb),
+                                           [s.is_title for s in article.sentences])
+        # "he said" after a sentence naming Lavrov is Lavrov speaking.
+        resolved = resolve_speakers(texts, [st.speaker for st in stance.sentences])
+        for st, spk in zip(stance.sentences, resolved, strict=True):
+            st.speaker = spk
+        return stance
+
+    @staticmethod
+    def claim_mask(article: Article, stance: ArticleStance) -> list[bool]:
+        """Sentences that may stand as claims: not commentary, and not an aside in the writer's voice.
+
+        The aside rule does not depend on the stance model, so claims-only summaries keep the writer's
+        asides out even where the classifier misses them.
+        """
+        return [not st.commentary and not writer_aside(s.text)
+                for s, st in zip(article.sentences, stance.sentences, strict=True)]
+
+    def _analyze_embedded(self, articles: Sequence[Article], embeddings: Sequence[np.ndarray],
+                          options: AnalyzeOptions) -> list[Analysis]:
         results = []
         for article, emb in zip(articles, embeddings, strict=True):
-            probs = self.stance.proba_from_embeddings(emb)
-            stance = self.stance.judge_article([s.text for s in article.sentences], probs,
-                                               [s.is_title for s in article.sentences])
-            allowed = [not st.commentary for st in stance.sentences] if options.claims_only else None
+            stance = self._judge(article, emb)
+            allowed = self.claim_mask(article, stance) if options.claims_only else None
             summary = self.summarizer.summarize(article, emb, max_sentences=options.summary_sentences,
                                                 max_words=options.summary_words, allowed=allowed)
-            results.append(Analysis(article, stance, summary))
+            abstract = None
+            if options.abstractive:
+                if self.abstractive is None:
+                    raise ModelLoadError("an abstractive summary needs a seq2seq checkpoint (--abstractive MODEL)")
+                abstract = self.abstractive.summarize(article)
+            results.append(Analysis(article, stance, summary, abstract))
         return results
+
+    def coverage(self, articles: Sequence[Article], options: AnalyzeOptions | None = None) -> CoverageResult:
+        """Several articles on one event: per-article analyses plus the cross-outlet coverage view."""
+        options = options or AnalyzeOptions()
+        seen: dict[str, int] = {}
+        for a in articles:  # claims are keyed by article id, so ids must differ
+            seen[a.id] = seen.get(a.id, 0) + 1
+            if seen[a.id] > 1:
+                a.id = f"{a.id}#{seen[a.id]}"
+        embeddings = self.embed(articles)
+        analyses = self._analyze_embedded(articles, embeddings, options)
+        masks = [self.claim_mask(a.article, a.stance) for a in analyses]
+        cov = build_coverage(
+            articles, embeddings, self.summarizer, max_sentences=options.summary_sentences,
+            max_words=options.summary_words,
+            speakers=[[st.speaker for st in a.stance.sentences] for a in analyses],
+            commentary=[[st.commentary for st in a.stance.sentences] for a in analyses],
+            excluded=[[not ok for ok in m] for m in masks], claims_only=options.claims_only,
+        )
+        return CoverageResult(analyses, cov)
+
+
+@dataclass
+class CoverageResult:
+    analyses: list[Analysis]
+    coverage: Coverage
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``presslens coverage`` and POST /v1/coverage."""
+        arts = []
+        for a in self.analyses:
+            d = a.to_dict()
+            arts.append({k: d[k] for k in ("id", "title", "label", "confidence", "editorial_probability",
+                                           "commentary", "summary")})
+        return {"articles": arts, **self.coverage.to_dict()}

@@ -1,11 +1,17 @@
-"""Extractive summarizer: score sentences from encoder embeddings and position, pick with MMR to a budget.
+"""Extractive summarizer: score sentences from encoder embeddings, position and wording; pick with MMR.
 
-Each body sentence gets features (position, centrality to the article centroid, similarity to the
-headline, length, quotation share, question) and a linear scorer turns them into a salience score. The
-default weights are trained by ``presslens train summarizer`` on oracle labels and shipped in
-``model/weights/summarizer``; without them a documented unsupervised prior is used. Selection is maximal
-marginal relevance: each pick trades salience against similarity to what is already chosen, until the
-sentence or word budget is spent. The summary comes back in article order.
+Each body sentence gets features (position in the article and in its paragraph, centrality to the article
+centroid, similarity to the headline and to the lead, word-frequency salience, length, quotation share,
+attribution, questions, dangling openers, and, when several articles on one event are summarised
+together, how strongly the other articles support it). A small scorer (logistic regression or a one-layer
+MLP over standardised features) turns them into a salience score. Its weights are trained by ``presslens
+train summarizer`` on greedy-oracle labels and shipped as JSON in ``model/weights/summarizer``; without
+them a documented hand-set prior is used.
+
+Selection is maximal marginal relevance over a capped candidate set (the ``max_candidates`` most salient
+sentences), so the cost is linear in article length: every feature is a pass over the sentences or a
+product with a fixed-size vector (the centroid, the headline, the lead), never a full sentence-by-sentence
+similarity matrix. Summaries come back in article order with character offsets and scores.
 """
 
 from __future__ import annotations
@@ -13,47 +19,127 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .claims import quote_fraction
+from .claims import attribute, quote_fraction
 from .encoder import ModelLoadError
 from .io import atomic_dir
 from .text import Article
 
 FEATURES = (
-    "bias",
-    "inv_position",
-    "rel_position",
-    "first",
-    "centrality",
-    "title_similarity",
+    "inv_position",      # 1 / (1 + k) for the k-th body sentence
+    "rel_position",      # k / (n - 1)
+    "first",             # the first body sentence
+    "lead3",             # among the first three body sentences
+    "para_first",        # opens a paragraph
+    "inv_paragraph",     # 1 / (1 + paragraph number)
+    "centrality",        # cosine to the article centroid (= mean similarity to all sentences)
+    "centrality_z",      # the same, standardised within the article
+    "title_similarity",  # cosine to the headline (0 without one)
+    "title_overlap",     # share of the sentence's content words that are in the headline
+    "has_title",
+    "lead_similarity",   # cosine to the first body sentence
+    "lexical",           # mean in-article frequency of the sentence's content words (SumBasic)
+    "lexical_z",
     "log_words",
+    "short",             # fewer than 8 words
+    "long",              # more than 40 words
     "quote_fraction",
+    "attributed",        # reported speech with a speaker
     "question",
+    "dangling",          # opens with a pronoun or connective that needs the previous sentence
+    "digits",
+    "no_end_punct",      # no closing punctuation: a subheading, caption or fragment
+    "capitals",          # share of capitalised words after the first (names, places)
+    "support_max",       # best cosine to a sentence of another article on the same event (0 alone)
+    "support_count",     # share of the other articles holding a close paraphrase (cosine >= 0.6)
+    "multi",             # 1 when summarising several articles together
 )
 FORMAT = "presslens-summarizer"
+FORMAT_VERSION = 2
+SUPPORT_THRESHOLD = 0.6
+
+_STOP = frozenset(
+    "a an the of to in and or but is are was were be been being on for that this these those with as by at "
+    "from it its he she they them his her their we our you your i me my not no so if than then there here "
+    "has have had do does did will would can could may might must shall should said says say also after "
+    "before about into over more most some any all one two new just who whom which what when where why how "
+    "up out off only very mr mrs ms".split()
+)
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'’-]*")
+_DANGLING = re.compile(
+    r"^(?:he|she|they|it|his|her|their|its|this|that|these|those|but|and|so|however|also|meanwhile|still|"
+    r"yet|instead|then|there|such|both|another|other|others)\b",
+    re.IGNORECASE,
+)
+
+# The prior used when no trained scorer is shipped: lead-heavy, central, on-topic, not a question.
+_PRIOR = {
+    "inv_position": 1.5, "first": 0.5, "lead3": 0.5, "centrality_z": 0.4, "title_similarity": 1.0,
+    "lexical_z": 0.3, "log_words": 0.2, "question": -1.0, "dangling": -0.4, "quote_fraction": -0.2,
+    "short": -0.5, "support_count": 1.0,
+}
 
 
-@dataclass
-class ScorerConfig:
-    weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "bias": 0.0, "inv_position": 1.0, "rel_position": -0.3, "first": 0.3, "centrality": 1.0,
-            "title_similarity": 0.5, "log_words": 0.1, "quote_fraction": -0.2, "question": -0.5,
-        }
+def _content_tokens(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP and len(t) > 1]
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    sd = float(x.std())
+    return (x - float(x.mean())) / sd if sd > 1e-6 else np.zeros_like(x)
+
+
+def body_indices(article: Article) -> list[int]:
+    return [i for i, s in enumerate(article.sentences) if not s.is_title]
+
+
+def _paragraph_info(article: Article, body: list[int]) -> tuple[list[int], list[bool]]:
+    """Paragraph number and paragraph-opening flag per body sentence (paragraphs are blank-line runs)."""
+    text = article.clean_text
+    para_no, opens = [], []
+    p, last_end = -1, None
+    for i in body:
+        s = article.sentences[i]
+        gap = text[last_end:s.start] if last_end is not None else "\n\n"
+        new_para = "\n" in gap
+        if new_para:
+            p += 1
+        para_no.append(p)
+        opens.append(new_para)
+        last_end = s.end
+    return para_no, opens
+
+
+def support_features(emb: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, 2): best cosine to another article's sentences, and the share of other articles with a close one.
+
+    ``others`` holds each other article's (capped) candidate embeddings, so the cost is linear in ``n``.
+    """
+    out = np.zeros((len(emb), 2), dtype=np.float32)
+    if not others or len(emb) == 0:
+        return out
+    best_per_article = np.stack(
+        [(emb @ o.T).max(1) if len(o) else np.zeros(len(emb), dtype=np.float32) for o in others], axis=1
     )
-    mmr_lambda: float = 0.7
-    format: str = FORMAT
-    training: dict = field(default_factory=dict)
+    out[:, 0] = best_per_article.max(1)
+    out[:, 1] = (best_per_article >= SUPPORT_THRESHOLD).mean(1)
+    return out
 
 
-def sentence_features(article: Article, embeddings: np.ndarray) -> np.ndarray:
-    """(n_body, len(FEATURES)) features for the body sentences; ``embeddings`` covers all sentences."""
-    body = [i for i, s in enumerate(article.sentences) if not s.is_title]
+def sentence_features(article: Article, embeddings: np.ndarray,
+                      others: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """(n_body, len(FEATURES)) features for the body sentences; ``embeddings`` covers all sentences.
+
+    ``others``: embeddings of candidate sentences from other articles on the same event (coverage mode).
+    """
+    body = body_indices(article)
     titles = [i for i, s in enumerate(article.sentences) if s.is_title]
     n = len(body)
     feats = np.zeros((n, len(FEATURES)), dtype=np.float32)
@@ -61,23 +147,116 @@ def sentence_features(article: Article, embeddings: np.ndarray) -> np.ndarray:
         return feats
     emb = embeddings[body]
     centroid = emb.mean(0)
-    centroid /= np.linalg.norm(centroid) + 1e-9
-    title_emb = embeddings[titles[0]] if titles else None
-    for k, i in enumerate(body):
-        text = article.sentences[i].text
-        words = len(text.split())
-        feats[k] = (
-            1.0,
-            1.0 / (1.0 + k),
-            k / max(1, n - 1),
-            1.0 if k == 0 else 0.0,
-            float(emb[k] @ centroid),
-            float(emb[k] @ title_emb) if title_emb is not None else 0.0,
-            math.log1p(words),
-            quote_fraction(text),
-            1.0 if text.rstrip().endswith("?") else 0.0,
-        )
+    centroid = centroid / (np.linalg.norm(centroid) + 1e-9)
+    central = emb @ centroid
+    title_sim = emb @ embeddings[titles[0]] if titles else np.zeros(n, dtype=np.float32)
+    lead_sim = emb @ emb[0]
+    texts = [article.sentences[i].text for i in body]
+    toks = [_content_tokens(t) for t in texts]
+    freq = Counter(t for ts in toks for t in set(ts))  # in how many sentences a word occurs
+    lexical = np.array([np.mean([freq[t] for t in ts]) / n if ts else 0.0 for ts in toks], dtype=np.float32)
+    title_words = set(_content_tokens(article.sentences[titles[0]].text)) if titles else set()
+    para_no, opens = _paragraph_info(article, body)
+    support = support_features(emb, others or [])
+    cols = {name: j for j, name in enumerate(FEATURES)}
+    central_z, lexical_z = _zscore(central), _zscore(lexical)
+    for k, text in enumerate(texts):
+        words = text.split()
+        att = attribute(text)
+        caps = sum(1 for w in words[1:] if w[:1].isupper())
+        row = {
+            "inv_position": 1.0 / (1.0 + k),
+            "rel_position": k / max(1, n - 1),
+            "first": float(k == 0),
+            "lead3": float(k < 3),
+            "para_first": float(opens[k]),
+            "inv_paragraph": 1.0 / (1.0 + para_no[k]),
+            "centrality": central[k],
+            "centrality_z": central_z[k],
+            "title_similarity": title_sim[k],
+            "title_overlap": (sum(t in title_words for t in toks[k]) / len(toks[k])) if toks[k] else 0.0,
+            "has_title": float(bool(titles)),
+            "lead_similarity": lead_sim[k],
+            "lexical": lexical[k],
+            "lexical_z": lexical_z[k],
+            "log_words": math.log1p(len(words)),
+            "short": float(len(words) < 8),
+            "long": float(len(words) > 40),
+            "quote_fraction": att.quote_fraction,
+            "attributed": float(att.speaker is not None),
+            "question": float(text.rstrip(" \"'”’)").endswith("?")),
+            "dangling": float(bool(_DANGLING.match(text.lstrip("\"“‘' ")))),
+            "digits": float(any(c.isdigit() for c in text)),
+            "no_end_punct": float(not re.search(r"[.!?…][\"'”’)\]]*\s*$", text)),
+            "capitals": caps / max(1, len(words) - 1),
+            "support_max": support[k, 0],
+            "support_count": support[k, 1],
+            "multi": float(others is not None and len(others) > 0),
+        }
+        for name, value in row.items():
+            feats[k, cols[name]] = value
     return feats
+
+
+@dataclass
+class Scorer:
+    """Standardise, then a stack of dense layers (ReLU between, sigmoid at the end); no layers = linear."""
+
+    mean: list[float]
+    scale: list[float]
+    layers: list[dict]  # each {"weight": [[out x in]], "bias": [out]}
+    features: list[str] = field(default_factory=lambda: list(FEATURES))
+
+    def __post_init__(self) -> None:
+        self._mean = np.asarray(self.mean, dtype=np.float32)
+        self._scale = np.asarray(self.scale, dtype=np.float32)
+        self._layers = [(np.asarray(layer["weight"], dtype=np.float32), np.asarray(layer["bias"], dtype=np.float32))
+                        for layer in self.layers]
+        self._cols = [FEATURES.index(f) for f in self.features]
+        dim = len(self.features)
+        for w, b in self._layers:
+            if w.ndim != 2 or w.shape[1] != dim or b.shape != (w.shape[0],):
+                raise ValueError(f"layer shape {w.shape} does not follow input width {dim}")
+            dim = w.shape[0]
+        if dim != 1 or self._mean.shape != (len(self.features),) or self._scale.shape != self._mean.shape:
+            raise ValueError("scorer must end in one output and carry one mean/scale per feature")
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        x = (feats[:, self._cols] - self._mean) / self._scale
+        for j, (w, b) in enumerate(self._layers):
+            x = x @ w.T + b
+            if j < len(self._layers) - 1:
+                x = np.maximum(x, 0.0)
+        return x[:, 0]
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(feats)))
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "mean": [round(float(v), 6) for v in self.mean],
+                "scale": [round(float(v), 6) for v in self.scale],
+                "layers": [{"weight": [[round(float(v), 6) for v in row] for row in layer["weight"]],
+                            "bias": [round(float(v), 6) for v in layer["bias"]]} for layer in self.layers]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scorer:
+        return cls(mean=list(d["mean"]), scale=list(d["scale"]), layers=list(d["layers"]),
+                   features=list(d.get("features", FEATURES)))
+
+    @classmethod
+    def linear(cls, weights: dict[str, float], bias: float = 0.0) -> Scorer:
+        names = list(FEATURES)
+        return cls(mean=[0.0] * len(names), scale=[1.0] * len(names),
+                   layers=[{"weight": [[float(weights.get(f, 0.0)) for f in names]], "bias": [bias]}])
+
+
+@dataclass
+class ScorerConfig:
+    single: Scorer = field(default_factory=lambda: Scorer.linear(_PRIOR))
+    multi: Scorer | None = None  # used when several articles are summarised together; else ``single``
+    mmr_lambda: float = 0.8
+    max_candidates: int = 64
+    training: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -89,15 +268,56 @@ class SummarySentence:
     score: float
 
 
+@dataclass
+class Candidate:
+    """A sentence competing for a place in a (possibly multi-article) summary."""
+
+    article: int
+    body_pos: int
+    index: int
+    words: int
+    score: float
+
+
+def mmr_select(cands: list[Candidate], emb: np.ndarray, *, lam: float, max_sentences: int | None,
+               max_words: int | None) -> list[int]:
+    """Indices into ``cands`` chosen by MMR until the sentence or word budget is spent."""
+    chosen: list[int] = []
+    words = 0
+    max_sim = np.zeros(len(cands), dtype=np.float32)  # similarity to the closest chosen sentence
+    taken = np.zeros(len(cands), dtype=bool)
+    sal = np.array([c.score for c in cands], dtype=np.float32)
+    while cands and (max_sentences is None or len(chosen) < max_sentences):
+        val = lam * sal - (1 - lam) * max_sim
+        val[taken] = -np.inf
+        if max_words is not None and chosen:
+            over = np.array([words + c.words > max_words for c in cands])
+            val[over] = -np.inf
+        best = int(np.argmax(val))
+        if not np.isfinite(val[best]):
+            break
+        chosen.append(best)
+        taken[best] = True
+        words += cands[best].words
+        max_sim = np.maximum(max_sim, emb @ emb[best])
+        if max_words is not None and words >= max_words:
+            break
+    return chosen
+
+
 class ExtractiveSummarizer:
     def __init__(self, config: ScorerConfig | None = None):
         self.config = config or ScorerConfig()
-        self._w = np.array([self.config.weights.get(f, 0.0) for f in FEATURES], dtype=np.float32)
 
-    def scores(self, article: Article, embeddings: np.ndarray) -> np.ndarray:
+    @property
+    def trained(self) -> bool:
+        return bool(self.config.training)
+
+    def scores(self, article: Article, embeddings: np.ndarray,
+               others: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """Salience in [0, 1] for each body sentence."""
-        z = sentence_features(article, embeddings) @ self._w
-        return 1.0 / (1.0 + np.exp(-z))
+        scorer = self.config.multi if others and self.config.multi is not None else self.config.single
+        return scorer(sentence_features(article, embeddings, others))
 
     def summarize(
         self,
@@ -109,47 +329,44 @@ class ExtractiveSummarizer:
         allowed: Sequence[bool] | None = None,
     ) -> list[SummarySentence]:
         """Pick sentences by MMR within the budget; ``allowed`` (per sentence) can exclude some."""
-        body = [i for i, s in enumerate(article.sentences) if not s.is_title]
+        body = body_indices(article)
         if not body:
             return []
         sal = self.scores(article, embeddings)
-        emb = embeddings[body]
-        ok = [True] * len(body) if allowed is None else [bool(allowed[i]) for i in body]
-        lam = self.config.mmr_lambda
-        chosen: list[int] = []
-        words = 0
-        while True:
-            if max_sentences is not None and len(chosen) >= max_sentences:
-                break
-            best, best_val = None, -np.inf
-            for k in range(len(body)):
-                if k in chosen or not ok[k]:
-                    continue
-                w = len(article.sentences[body[k]].text.split())
-                if max_words is not None and chosen and words + w > max_words:
-                    continue
-                redundancy = max((float(emb[k] @ emb[j]) for j in chosen), default=0.0)
-                val = lam * sal[k] - (1 - lam) * redundancy
-                if val > best_val:
-                    best, best_val = k, val
-            if best is None:
-                break
-            chosen.append(best)
-            words += len(article.sentences[body[best]].text.split())
-            if max_words is not None and words >= max_words:
-                break
+        cands = [Candidate(0, k, i, len(article.sentences[i].text.split()), float(sal[k]))
+                 for k, i in enumerate(body) if allowed is None or allowed[i]]
+        cands = self.cap(cands)
+        emb = embeddings[[c.index for c in cands]] if cands else np.zeros((0, embeddings.shape[1]))
+        chosen = mmr_select(cands, emb, lam=self.config.mmr_lambda, max_sentences=max_sentences,
+                            max_words=max_words)
         out = []
-        for k in sorted(chosen):
-            s = article.sentences[body[k]]
-            out.append(SummarySentence(s.index, s.text, s.start, s.end, round(float(sal[k]), 4)))
+        for c in sorted((cands[j] for j in chosen), key=lambda c: c.index):
+            s = article.sentences[c.index]
+            out.append(SummarySentence(s.index, s.text, s.start, s.end, round(c.score, 4)))
         return out
 
+    def cap(self, cands: list[Candidate]) -> list[Candidate]:
+        """The ``max_candidates`` most salient candidates (MMR then costs O(budget x cap))."""
+        if len(cands) <= self.config.max_candidates:
+            return cands
+        return sorted(cands, key=lambda c: -c.score)[: self.config.max_candidates]
+
     # -- persistence -----------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        payload = {"format": FORMAT, "features": list(FEATURES), "weights": self.config.weights,
-                   "mmr_lambda": self.config.mmr_lambda, "training": self.config.training}
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "features": list(FEATURES),
+                "single": self.config.single.to_dict(),
+                "multi": self.config.multi.to_dict() if self.config.multi is not None else None,
+                "mmr_lambda": self.config.mmr_lambda, "max_candidates": self.config.max_candidates,
+                "training": self.config.training}
+
+    def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,
+                        extra_files: dict[str, str] | None = None) -> Path:
         with atomic_dir(directory) as tmp:
-            (tmp / "config.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+            (tmp / "config.json").write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+            if card:
+                (tmp / "README.md").write_text(card)
+            for name, text in (extra_files or {}).items():
+                (tmp / name).write_text(text)
         return Path(directory).resolve()
 
     @classmethod
@@ -157,15 +374,28 @@ class ExtractiveSummarizer:
         path = Path(directory) / "config.json"
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelLoadError(f"cannot read summarizer config {path}: {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ModelLoadError(f"{path} is not a presslens summarizer config")
-        weights = data.get("weights", {})
-        if not isinstance(weights, dict) or any(not isinstance(v, (int, float)) for v in weights.values()):
-            raise ModelLoadError(f"{path}: weights must map feature names to numbers")
-        unknown = set(weights) - set(FEATURES)
-        if unknown:
-            raise ModelLoadError(f"{path}: unknown features {sorted(unknown)}")
-        return cls(ScorerConfig(weights=dict(weights), mmr_lambda=float(data.get("mmr_lambda", 0.7)),
-                                training=data.get("training", {})))
+        try:
+            if "single" in data:
+                single = Scorer.from_dict(data["single"])
+                multi = Scorer.from_dict(data["multi"]) if data.get("multi") else None
+            else:  # version 1: a dict of linear weights over the raw features
+                weights = data.get("weights", {})
+                unknown = set(weights) - set(FEATURES) - {"bias"}
+                if unknown:
+                    raise ValueError(f"unknown features {sorted(unknown)}")
+                single = Scorer.linear({k: float(v) for k, v in weights.items() if k != "bias"},
+                                       float(weights.get("bias", 0.0)))
+                multi = None
+            unknown = set(single.features) - set(FEATURES)
+            if unknown:
+                raise ValueError(f"unknown features {sorted(unknown)}")
+            config = ScorerConfig(single=single, multi=multi, mmr_lambda=float(data.get("mmr_lambda", 0.8)),
+                                  max_candidates=int(data.get("max_candidates", 64)),
+                                  training=data.get("training", {}) or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{path}: malformed summarizer config: {exc}") from exc
+        return cls(config)

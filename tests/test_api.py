@@ -245,3 +245,18 @@ def test_web_page_is_served(client):
     js = client.get("/static/app.js")
     assert js.status_code == 200 and "/v1/analyze" in js.text
     assert "innerHTML" not in js.text  # article text is rendered with textContent only
+
+
+def test_coverage_returns_what_the_library_returns(client, tiny_analyzer, seed_texts):
+    keys = ("000", "001", "003")
+    resp = client.post("/v1/coverage", json={"articles": [{"id": k, "text": seed_texts[k]} for k in keys],
+                                             "summary_sentences": 4})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    want = tiny_analyzer.coverage([Article(seed_texts[k], id=k) for k in keys],
+                                  AnalyzeOptions(summary_sentences=4)).to_dict()
+    assert body == {"model": body["model"], **json.loads(json.dumps(want))}
+    assert [a["id"] for a in body["articles"]] == list(keys)
+    assert 1 <= len(body["summary"]) <= 4 and set(body["unique"]) <= set(keys)
+    one = client.post("/v1/coverage", json={"articles": [{"text": seed_texts["000"]}]})
+    assert one.status_code == 422 and "articles: List should have at least 2 items" in one.json()["error"]

@@ -112,6 +112,12 @@ def test_page_shows_label_summary_and_highlighted_commentary(browser, server, se
     coverage = browser.find_element(By.ID, "coverage")
     assert coverage.is_displayed() and "2 articles" in coverage.text
     assert len(coverage.find_elements(By.CSS_SELECTOR, "tr")) == 3
+    cov = httpx.post(f"{server}/v1/coverage",
+                     json={"articles": [{"id": f"article-{i + 1}", "text": t} for i, t in enumerate(texts)]},
+                     timeout=60).json()
+    shown = [li.text for li in coverage.find_elements(By.CSS_SELECTOR, "ul.event-summary li")]
+    assert shown and [s.split(" (")[0] for s in shown] == [c["text"].split(" (")[0] for c in cov["summary"]]
+    assert len(coverage.find_elements(By.CSS_SELECTOR, "ul.shared li")) == len(cov["shared"])
 
 
 def test_page_takes_html_and_reports_errors(browser, server):

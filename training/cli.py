@@ -9,7 +9,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model on labelled data")
-    tsub = train.add_subparsers(dest="what", required=True, metavar="{stance}")
+    tsub = train.add_subparsers(dest="what", required=True, metavar="{stance,summarizer}")
     st = tsub.add_parser("stance", help="train the neutral/editorial sentence classifier")
     st.add_argument("--data", action="append", required=True, metavar="PATH",
                     help="labelled sentences (repeatable): CheckThat TSV, NewsSD/BABE CSV, text,label csv/tsv/jsonl/parquet, or a hub id")
@@ -28,6 +28,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--seed", type=int, default=13)
     st.add_argument("--limit", type=int, default=0, help="use at most N training sentences")
     st.set_defaults(func=_train_stance)
+    _register_summarizer(tsub)
+
+
+def _register_summarizer(tsub: argparse._SubParsersAction) -> None:
+    sm = tsub.add_parser("summarizer", help="train the extractive summarizer's sentence scorer on oracle labels")
+    sm.add_argument("--data", action="append", default=[], metavar="FORMAT:PATH",
+                    help="single-article data (repeatable): newts:CSV, writers:JSON, jsonl:FILE")
+    sm.add_argument("--cluster-data", action="append", default=[], metavar="FORMAT:PATH",
+                    help="multi-article clusters for the coverage scorer (repeatable): neus:train.source")
+    sm.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory (written atomically)")
+    sm.add_argument("--encoder", default="default", help="encoder: 'default', a hub id or a directory")
+    sm.add_argument("--sentences", type=int, default=3, help="oracle budget in sentences (default 3)")
+    sm.add_argument("--hidden", type=int, default=0, help="hidden width of an MLP scorer (0: logistic regression)")
+    sm.add_argument("--c", type=float, default=0.1, help="inverse regularisation strength (default 0.1)")
+    sm.add_argument("--mmr-lambda", type=float, default=0.8, help="MMR trade-off salience/novelty (default 0.8)")
+    sm.add_argument("--limit", type=int, default=0, help="use at most N documents per data file")
+    sm.add_argument("--seed", type=int, default=13)
+    sm.add_argument("--embedding-cache", default="", metavar="FILE.npz",
+                    help="reuse sentence embeddings across runs (created if missing)")
+    sm.set_defaults(func=_train_summarizer)
+
+
+def _train_summarizer(ns: argparse.Namespace) -> int:
+    from .summarizer import TrainSummarizerArgs, train_summarizer
+
+    args = TrainSummarizerArgs(
+        data=ns.data, cluster_data=ns.cluster_data, out=ns.out, encoder=ns.encoder, sentences=ns.sentences,
+        hidden=ns.hidden, c=ns.c, mmr_lambda=ns.mmr_lambda, limit=ns.limit, seed=ns.seed,
+        embedding_cache=ns.embedding_cache,
+        command="presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    train_summarizer(args, log=lambda m: print(m, file=sys.stderr))
+    return 0
 
 
 def _train_stance(ns: argparse.Namespace) -> int:

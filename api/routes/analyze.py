@@ -1,11 +1,19 @@
-"""POST /v1/analyze, /v1/summarize, /v1/classify (and /v1/coverage when the model layer has it)."""
+"""POST /v1/analyze, /v1/summarize, /v1/classify, /v1/coverage."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
 from ..deps import QueueDep, require_api_key, run_analysis
-from ..schemas import AnalyzeRequest, AnalyzeResponse, ClassifyResponse, ErrorOut, SummarizeResponse
+from ..schemas import (
+    AnalyzeRequest,
+    AnalyzeResponse,
+    ClassifyResponse,
+    CoverageRequest,
+    CoverageResponse,
+    ErrorOut,
+    SummarizeResponse,
+)
 
 _ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 413, 415, 422, 503)}
 router = APIRouter(prefix="/v1", tags=["analysis"], dependencies=[Depends(require_api_key)], responses=_ERRORS)
@@ -33,3 +41,11 @@ async def classify(req: AnalyzeRequest, request: Request, queue: QueueDep) -> di
     """Only the label, its confidence and the per-sentence commentary decisions."""
     out = await run_analysis(request, queue, req.articles, req)
     return {"model": out.model, "results": [{k: r[k] for k in _CLASSIFY_KEYS} for r in out.results]}
+
+
+@router.post("/coverage", response_model=CoverageResponse)
+async def coverage(req: CoverageRequest, request: Request, queue: QueueDep) -> dict:
+    """Several articles on one event: each article's verdict and summary, the event summary, the claims
+    several outlets share and each outlet's own (``Analyzer.coverage``)."""
+    out = await run_analysis(request, queue, req.articles, req, kind="coverage")
+    return {"model": out.model, **out.results[0]}

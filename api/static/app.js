@@ -86,11 +86,34 @@ function renderCoverage(results, coverage) {
     table.appendChild(tr);
   }
   box.appendChild(table);
-  if (coverage && Array.isArray(coverage.claims)) {
-    box.appendChild(el("h3", {}, "Claims across the coverage"));
-    const ul = el("ul");
-    for (const c of coverage.claims) ul.appendChild(el("li", {}, typeof c === "string" ? c : (c.text || JSON.stringify(c))));
-    box.appendChild(ul);
+  if (coverage) {
+    const claimList = (claims, cls, withSource) => {
+      const ul = el("ul", { class: cls });
+      for (const c of claims) {
+        const li = el("li", {}, c.text);
+        const who = [c.speaker, withSource ? c.article : null].filter(Boolean).join(", ");
+        if (who) li.appendChild(el("span", { class: "speaker" }, ` (${who})`));
+        ul.appendChild(li);
+      }
+      return ul;
+    };
+    box.appendChild(el("h3", {}, "Event summary"));
+    box.appendChild(claimList(coverage.summary, "event-summary", true));
+    box.appendChild(el("h3", {}, "Claims several articles share"));
+    if (!coverage.shared.length) box.appendChild(el("p", { class: "none" }, "None found."));
+    const shared = el("ul", { class: "shared" });
+    for (const c of coverage.shared) {
+      const li = el("li", {}, c.text);
+      li.appendChild(el("span", { class: "speaker" }, ` (in ${c.articles.join(", ")})`));
+      shared.appendChild(li);
+    }
+    box.appendChild(shared);
+    box.appendChild(el("h3", {}, "Claims only one article makes"));
+    for (const [id, claims] of Object.entries(coverage.unique)) {
+      if (!claims.length) continue;
+      box.appendChild(el("h4", {}, id));
+      box.appendChild(claimList(claims, "unique", false));
+    }
   }
   box.hidden = false;
 }

@@ -1,0 +1,272 @@
+"""Summarization data: articles (or clusters of articles) with one or more human reference summaries.
+
+Formats:
+
+* ``writers``: the JSON list of ``{article_id, article, summary}`` rows from "Benchmarking LLMs for News
+  Summarization"; rows are grouped by ``article_id`` and all of an article's summaries are its references.
+* ``neus``: NeuS / ALLSIDES ``*.source`` (three ``TITLE=> … ARTICLE=> …`` articles per line separated by
+  `` [SEP] ``) with the matching ``*.target`` beside it (give either file, or ``DIR:split``). Titles are
+  kept apart from the bodies; references are the target's body.
+* ``newts``: the NEWTS CSV (CNN/DM articles with two *topic-focused* summaries each; rows sharing a
+  ``docId`` are grouped). Generic ROUGE against them carries that caveat.
+* ``jsonl``: one object a line with ``article`` (a string) or ``articles`` (a list of strings), and
+  ``summary`` (a string) or ``summaries`` / ``references`` (a list); ``id`` optional.
+
+CSV and JSON-lines go through Hugging Face ``datasets``; the two bespoke layouts are read directly (they are
+a line-aligned text pair and a small JSON list). Every problem is a ``DataError`` naming file and row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import DataError
+
+SUMM_FORMATS = ("writers", "neus", "newts", "jsonl")
+
+
+@dataclass
+class SummDoc:
+    """One evaluation unit: one article (single-document) or several (a cluster), with references."""
+
+    id: str
+    articles: list[str]  # article bodies
+    references: list[str]
+    titles: list[str | None] = field(default_factory=list)
+
+    @property
+    def is_cluster(self) -> bool:
+        return len(self.articles) > 1
+
+
+def _need_file(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+
+
+def load_writers(path: str | Path) -> list[SummDoc]:
+    path = Path(path)
+    _need_file(path)
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a JSON file: {exc}") from exc
+    if not isinstance(rows, list):
+        raise DataError(f"{path}: expected a JSON list of {{article_id, article, summary}} rows")
+    groups: OrderedDict[str, SummDoc] = OrderedDict()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not all(k in row for k in ("article_id", "article", "summary")):
+            raise DataError(f"{path}: row {i}: expected keys article_id, article, summary")
+        art, summ = row["article"], row["summary"]
+        if not isinstance(art, str) or not isinstance(summ, str) or not art.strip() or not summ.strip():
+            raise DataError(f"{path}: row {i}: article and summary must be non-empty strings")
+        key = str(row["article_id"])
+        doc = groups.setdefault(key, SummDoc(key, [art], [], [None]))
+        doc.references.append(summ.strip())
+    if not groups:
+        raise DataError(f"{path}: no rows")
+    return list(groups.values())
+
+
+_NEUS_PART = re.compile(r"^\s*TITLE=>\s*(?P<title>.*?)\s*ARTICLE=>\s*(?P<body>.*)$", re.DOTALL)
+
+
+def parse_neus_item(text: str) -> tuple[str, str]:
+    """(title, body) of one ``TITLE=> … ARTICLE=> …`` item; a missing TITLE marker means no title."""
+    m = _NEUS_PART.match(text)
+    if not m:
+        body = re.sub(r"^\s*ARTICLE=>\s*", "", text)
+        return "", body.strip()
+    return m.group("title").strip(), m.group("body").strip()
+
+
+def _neus_paths(spec: str | Path) -> tuple[Path, Path]:
+    text = str(spec)
+    if ":" in text and not Path(text).exists():
+        d, split = text.rsplit(":", 1)
+        return Path(d) / f"{split}.source", Path(d) / f"{split}.target"
+    path = Path(text)
+    if path.suffix == ".target":
+        return path.with_suffix(".source"), path
+    if path.suffix == ".source":
+        return path, path.with_suffix(".target")
+    raise DataError(f"{path}: give a NeuS .source or .target file, or DIR:split")
+
+
+def load_neus(spec: str | Path) -> list[SummDoc]:
+    src, tgt = _neus_paths(spec)
+    _need_file(src)
+    _need_file(tgt)
+    try:
+        sources = src.read_text(encoding="utf-8").rstrip("\n").split("\n")
+        targets = tgt.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{src}: cannot read: {exc}") from exc
+    if len(sources) != len(targets):
+        raise DataError(f"{src}: {len(sources)} source lines but {tgt.name} has {len(targets)}")
+    docs = []
+    for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
+        parts = [parse_neus_item(p) for p in s.split(" [SEP] ") if p.strip()]
+        parts = [(ti, b) for ti, b in parts if b]
+        _, ref = parse_neus_item(t)
+        if not parts or not ref:
+            raise DataError(f"{src}: line {i + 1}: no article or no reference body")
+        docs.append(SummDoc(f"{src.stem}-{i}", [b for _, b in parts], [ref], [ti or None for ti, _ in parts]))
+    return docs
+
+
+def _hf_rows(path: Path, builder: str) -> list[dict]:
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        ds = datasets.load_dataset(builder, data_files=str(path), split="train")
+    except Exception as exc:  # datasets raises many types for malformed files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read as {builder}: {first}") from exc
+    return list(ds)
+
+
+def load_newts(path: str | Path) -> list[SummDoc]:
+    path = Path(path)
+    _need_file(path)
+    rows = _hf_rows(path, "csv")
+    groups: OrderedDict[str, SummDoc] = OrderedDict()
+    for i, row in enumerate(rows):
+        art = row.get("article")
+        if not isinstance(art, str) or not art.strip():
+            raise DataError(f"{path}: row {i + 1}: no article")
+        key = str(row.get("docId") or row.get("docid") or i)
+        doc = groups.setdefault(key, SummDoc(key, [art], [], [None]))
+        for col in ("summary1", "summary2"):
+            s = row.get(col)
+            if isinstance(s, str) and s.strip() and s.strip() not in doc.references:
+                doc.references.append(s.strip())
+    docs = [d for d in groups.values() if d.references]
+    if not docs:
+        raise DataError(f"{path}: no rows with summary1/summary2")
+    return docs
+
+
+def load_jsonl(path: str | Path) -> list[SummDoc]:
+    path = Path(path)
+    _need_file(path)
+    rows = _hf_rows(path, "json")
+    docs = []
+    for i, row in enumerate(rows):
+        arts = row.get("articles") if row.get("articles") is not None else [row.get("article")]
+        refs = row.get("summaries") or row.get("references")
+        refs = refs if refs is not None else [row.get("summary")]
+        if not isinstance(arts, list) or not arts or not all(isinstance(a, str) and a.strip() for a in arts):
+            raise DataError(f"{path}: row {i + 1}: 'article' must be a non-empty string (or 'articles' a list)")
+        if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r.strip() for r in refs):
+            raise DataError(f"{path}: row {i + 1}: 'summary' must be a non-empty string (or 'summaries' a list)")
+        docs.append(SummDoc(str(row.get("id") if row.get("id") is not None else i), list(arts),
+                            [r.strip() for r in refs], [None] * len(arts)))
+    if not docs:
+        raise DataError(f"{path}: no rows")
+    return docs
+
+
+def load_summ(path: str | Path, fmt: str) -> list[SummDoc]:
+    loaders = {"writers": load_writers, "neus": load_neus, "newts": load_newts, "jsonl": load_jsonl}
+    if fmt not in loaders:
+        raise DataError(f"unknown summarization format {fmt!r} (choose from {', '.join(SUMM_FORMATS)})")
+    return loaders[fmt](path)
+
+
+# -- ROUGE and oracle labels --------------------------------------------------------------------------
+
+def reference_lines(text: str) -> str:
+    """A reference as newline-separated sentences (rougeLsum scores sentence by sentence)."""
+    from model.text import split_sentences
+
+    lines = []
+    for para in re.split(r"\n+", text):
+        para = para.strip()
+        if para:
+            lines.extend(para[a:b] for a, b in split_sentences(para))
+    return "\n".join(lines) if lines else text.strip()
+
+
+class Rouge:
+    """rouge-score with stemming; F-measures x100, best over references; rougeLsum on newline sentences."""
+
+    TYPES = ("rouge1", "rouge2", "rougeLsum")
+
+    def __init__(self) -> None:
+        from rouge_score import rouge_scorer
+
+        self._scorer = rouge_scorer.RougeScorer(list(self.TYPES), use_stemmer=True)
+
+    def score(self, candidate_sentences: list[str], references: list[str]) -> dict[str, float]:
+        """Best F x100 per ROUGE type over ``references`` (already newline-split)."""
+        cand = "\n".join(s.strip() for s in candidate_sentences)
+        best = dict.fromkeys(self.TYPES, 0.0)
+        for ref in references:
+            sc = self._scorer.score(ref, cand)
+            for t in self.TYPES:
+                best[t] = max(best[t], 100.0 * sc[t].fmeasure)
+        return best
+
+
+class NgramOracle:
+    """Fast greedy extractive oracle on stemmed unigrams+bigrams (what ROUGE-1/2 count), tokens cached."""
+
+    def __init__(self) -> None:
+        from rouge_score import tokenizers
+
+        self._tok = tokenizers.DefaultTokenizer(use_stemmer=True)
+
+    def grams(self, text: str):
+        from collections import Counter
+
+        toks = self._tok.tokenize(text)
+        return Counter(toks), Counter(zip(toks, toks[1:], strict=False))
+
+    @staticmethod
+    def _f(c, r) -> float:
+        cn, rn = sum(c.values()), sum(r.values())
+        if not cn or not rn:
+            return 0.0
+        ov = sum((c & r).values())
+        if not ov:
+            return 0.0
+        p, q = ov / cn, ov / rn
+        return 2 * p * q / (p + q)
+
+    def sentence_gains(self, sentences: list[str], references: list[str]) -> list[float]:
+        """Each sentence's own mean (R1+R2)/2 F against the references: a soft salience label."""
+        refs = [self.grams(r) for r in references]
+        out = []
+        for s in sentences:
+            g1, g2 = self.grams(s)
+            out.append(sum((self._f(g1, r1) + self._f(g2, r2)) / 2 for r1, r2 in refs) / max(1, len(refs)))
+        return out
+
+    def greedy(self, sentences: list[str], references: list[str], k: int = 3) -> list[int]:
+        """Indices chosen greedily to maximise mean (R1+R2)/2 F over references; stops when no gain."""
+        from collections import Counter
+
+        refs = [self.grams(r) for r in references]
+        sents = [self.grams(s) for s in sentences]
+        chosen: list[int] = []
+        cur1, cur2, cur_val = Counter(), Counter(), 0.0
+        while len(chosen) < k:
+            best, best_val = None, cur_val
+            for i, (g1, g2) in enumerate(sents):
+                if i in chosen:
+                    continue
+                c1, c2 = cur1 + g1, cur2 + g2
+                val = sum((self._f(c1, r1) + self._f(c2, r2)) / 2 for r1, r2 in refs) / len(refs)
+                if val > best_val:
+                    best, best_val = i, val
+            if best is None:
+                break
+            chosen.append(best)
+            cur1, cur2, cur_val = cur1 + sents[best][0], cur2 + sents[best][1], best_val
+        return sorted(chosen)
