@@ -85,3 +85,24 @@ def test_interrupted_training_keeps_the_previous_checkpoint(tiny_encoder_dir, da
     assert _snapshot(out) == before
     assert sorted(p.name for p in models.iterdir()) == ["stance"]  # no .stance.tmp-* or .old-* left behind
     StanceModel.from_pretrained(out)  # and it still loads
+
+
+def test_checkpoint_swap_is_one_atomic_step(tmp_path, monkeypatch):
+    """Replacing a checkpoint never goes through a moment without one: the directories are exchanged in a
+    single step (renameat2), not renamed aside and back, so a kill -9 at any instant leaves one whole."""
+    from model import io
+
+    target = tmp_path / "stance"
+    target.mkdir()
+    (target / "head.safetensors").write_text("old")
+    if not io._exchange(tmp_path / "stance", target):  # swapping a directory with itself probes support
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available on this kernel or filesystem")
+
+    def no_plain_rename(*a, **k):
+        raise AssertionError("os.replace used: the target would be missing between two renames")
+
+    monkeypatch.setattr(io.os, "replace", no_plain_rename)
+    with io.atomic_dir(target) as tmp:
+        (tmp / "head.safetensors").write_text("new")
+    assert (target / "head.safetensors").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stance"]
