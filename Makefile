@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Against a real server on 127.0.0.1 with the shipped model; each prints a summary and fails on any failure.
-# Bounds (environment): FUZZ_MAX examples per operation (100), FUZZ_SECONDS (480), FUZZ_MIN_REQUESTS (1000);
+# Bounds (environment): FUZZ_MAX examples per operation (200), FUZZ_SECONDS (480), FUZZ_MIN_REQUESTS (1000);
 # SOAK_CLIENTS (64), SOAK_SECONDS (60) after SOAK_WARMUP (15). `make test` runs short versions of both.
 fuzz: $(STAMP)
 	$(BIN)/python scripts/fuzz.py

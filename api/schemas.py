@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Label = Literal["neutral", "editorial"]
 
+
+def _integral(v):
+    # JSON Schema counts 3.0 as an integer; strict mode would refuse it. "3", 3.5 and true stay refused.
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
 # Ceilings: the body-size limit (4 MiB by default) rejects anything near them first.
 HARD_MAX_CHARS = 2_000_000
 HARD_MAX_ARTICLES = 10_000
@@ -66,6 +72,8 @@ class AnalyzeOptionsIn(_Strict):
     summary_sentences: int | None = Field(3, ge=1, le=50, description="summary budget in sentences")
     summary_words: int | None = Field(None, ge=1, le=5000, description="summary budget in words")
     claims_only: bool = Field(False, description="leave the writer's commentary out of the summary")
+
+    _integral_budgets = field_validator("summary_sentences", "summary_words", mode="before")(_integral)
 
 
 class AnalyzeRequest(AnalyzeOptionsIn):
@@ -184,6 +192,8 @@ class FeedbackIn(_Strict):
     predicted: Label | None = Field(None, description="what presslens said, if known")
     model: str | None = Field(None, max_length=200, description="model version that made the prediction")
     comment: str | None = Field(None, max_length=2000)
+
+    _integral_index = field_validator("sentence_index", mode="before")(_integral)
 
     @model_validator(mode="after")
     def _not_blank(self) -> FeedbackIn:

@@ -6,9 +6,9 @@ operation (``FUZZ_MAX``) and wall time (``FUZZ_SECONDS``), then reads the server
 what it answered. Prints a summary; exits 1 on any schemathesis failure, any 5xx answer, fewer requests
 than ``FUZZ_MIN_REQUESTS``, or a run that did not finish in time.
 
-One allowance, stated in the generated config: for the three analysis operations a schema-valid article
-may still be refused with 422 because it holds no sentence after cleaning ("0", "!!!") or its HTML has no
-article text. That is a property of the text JSON Schema cannot express; the 422 names it.
+One allowance, stated in the generated config: for the analysis operations (analyze, summarize, classify,
+coverage) a schema-valid article may still be refused with 422 because it holds no sentence after cleaning
+("0", "!!!") or its HTML has no article text. JSON Schema cannot express that; the 422 names it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ headers = {{ Authorization = "Bearer {ADMIN_TOKEN}" }}
 parameters = {{ "body.checkpoint" = {{ dictionary = "checkpoints", probability = 0.5 }} }}
 
 [[operations]]
-include-path-regex = "^/v1/(analyze|summarize|classify)$"
+include-path-regex = "^/v1/(analyze|summarize|classify|coverage)$"
 # Valid JSON can still hold no article (no sentence after cleaning, HTML without text): 422 names it.
 checks.positive_data_acceptance.expected-statuses = ["2XX", "401", "403", "404", "409", "413", "422", "429", "503"]
 """)
@@ -75,8 +75,8 @@ def _shipped_stance() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_MAX", "100")),
-                    help="schemathesis examples per operation and phase (FUZZ_MAX, default 100)")
+    ap.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_MAX", "200")),
+                    help="schemathesis examples per operation and phase (FUZZ_MAX, default 200)")
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("FUZZ_SECONDS", "480")),
                     help="wall-time bound for the schemathesis run (FUZZ_SECONDS, default 480)")
     ap.add_argument("--min-requests", type=int, default=int(os.environ.get("FUZZ_MIN_REQUESTS", "1000")),

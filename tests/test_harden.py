@@ -43,6 +43,17 @@ def test_schema_invalid_requests_are_refused(client, body, fragment):
     assert fragment in resp.json()["error"]
 
 
+def test_integral_numbers_are_integers_as_json_schema_says(client, seed_texts):
+    # strict types must not refuse 2.0 where the schema says "integer" (found by fuzzing)
+    resp = client.post("/v1/analyze", json={"articles": [{"text": seed_texts["001"]}], "summary_sentences": 2.0})
+    assert resp.status_code == 200 and len(resp.json()["results"][0]["summary"]) == 2
+    resp = client.post("/v1/feedback", json={"text": "x", "label": "neutral", "sentence_index": 318.0})
+    assert resp.status_code == 201 and resp.json()["kind"] == "sentence"
+    for bad in (2.5, True, "2"):
+        resp = client.post("/v1/feedback", json={"text": "x", "label": "neutral", "sentence_index": bad})
+        assert resp.status_code == 422 and "sentence_index" in resp.json()["error"], bad
+
+
 def test_feedback_text_must_be_a_string(client):
     resp = client.post("/v1/feedback", json={"text": 5, "label": "neutral"})
     assert resp.status_code == 422 and "text: Input should be a valid string" in resp.json()["error"]
