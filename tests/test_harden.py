@@ -137,3 +137,80 @@ def test_dockerfile_installs_through_the_shared_script_and_runs_as_required():
     cmd = [ln for ln in lines if ln.startswith("CMD ")][-1]  # the first CMD is the health check's
     assert '"presslens", "serve", "--host", "0.0.0.0"' in cmd
     assert "HF_HUB_OFFLINE=1" in text
+
+
+# -- security and durability at the server level ------------------------------------------------------
+def test_tokens_are_compared_in_constant_time(tiny_analyzer, tmp_path, monkeypatch):
+    """Both the API key and the admin token go through hmac.compare_digest (no early exit on a mismatch)."""
+    import api.deps
+
+    calls = []
+    real = api.deps.hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(api.deps.hmac, "compare_digest", spy)
+    settings = Settings(feedback_db=str(tmp_path / "fb.sqlite3"), api_key="key-123", admin_token="admin-456",
+                        models_dir=str(tmp_path))
+    with TestClient(create_app(settings, tiny_analyzer)) as c:
+        assert c.get("/v1/models", headers={"Authorization": "Bearer key-12X"}).status_code == 401
+        assert c.post("/v1/models/reload", json={"checkpoint": "x"},
+                      headers={"Authorization": "Bearer admin-45X"}).status_code == 401
+    assert (b"key-12X", b"key-123") in calls and (b"admin-45X", b"admin-456") in calls
+
+
+def test_kill_9_of_the_server_during_feedback_writes_keeps_every_acknowledged_row(tiny_stance_dir, tmp_path):
+    """Clients post feedback to a real server process; it is killed with SIGKILL mid-stream; after a restart
+    on the same database every row that got a 201 is there, with its text and label."""
+    import asyncio
+    import os
+    import signal
+
+    import httpx
+    from serverproc import running_server
+
+    db = tmp_path / "feedback.sqlite3"
+    env = {"PRESSLENS_FEEDBACK_DB": str(db)}
+    acked: dict[int, tuple[str, str]] = {}
+
+    async def writer(client, w, stop):
+        i = 0
+        while not stop.is_set():
+            text, label = f"writer {w} row {i}", ("neutral", "editorial")[i % 2]
+            try:
+                resp = await client.post("/v1/feedback", json={"text": text, "label": label, "sentence_index": i})
+            except httpx.HTTPError:
+                return  # the server is gone: this row was never acknowledged
+            if resp.status_code == 201:
+                acked[resp.json()["id"]] = (text, label)
+            i += 1
+
+    async def run(url, proc):
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            tasks = [asyncio.create_task(writer(client, w, stop)) for w in range(8)]
+            deadline = asyncio.get_running_loop().time() + 60
+            while len(acked) < 200 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)  # mid-write: eight writers have requests in flight
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+    with running_server(tmp_path / "first", env, args=["--model", str(tiny_stance_dir)]) as server:
+        asyncio.run(run(server.url, server.proc))
+        assert server.proc.wait(10) == -signal.SIGKILL
+    assert len(acked) >= 200
+    with running_server(tmp_path / "second", env, args=["--model", str(tiny_stance_dir)]) as server:
+        resp = httpx.post(server.url + "/v1/feedback", json={"text": "after restart", "label": "neutral"}, timeout=30)
+        assert resp.status_code == 201 and resp.json()["id"] > max(acked)
+    from api.feedback import SQLiteStore
+
+    store = SQLiteStore(db)
+    try:
+        stored = {r.id: (r.text, r.label) for r in store.rows()}
+    finally:
+        store.close()
+    missing = {i: row for i, row in acked.items() if stored.get(i) != row}
+    assert not missing, f"{len(missing)} acknowledged rows lost or changed: {list(missing.items())[:5]}"
