@@ -38,7 +38,8 @@ from serverproc import ROOT, running_server  # noqa: E402
 
 ADMIN_TOKEN = "soak-admin-token"
 SEEDS = sorted((ROOT / "tests" / "fixtures").glob("00[0-4]_*.txt"))
-MAX_CHARS = 20_000  # PRESSLENS_MAX_CHARS for the soak server: the "too long" mistake stays cheap to send
+MAX_CHARS = 20_000
+EXPECTED_SENTENCES: dict[str, list[str]] = {}  # PRESSLENS_MAX_CHARS for the soak server: the "too long" mistake stays cheap to send
 
 
 @dataclass
@@ -84,6 +85,10 @@ def _kinds() -> list[Kind]:
     texts = _texts()
     short = [_lead(t, 600) for t in texts]  # a headline and a paragraph or two
     long_text = "\n\n".join(texts[:3])  # about 10,000 characters
+    from model.text import Article
+
+    for t in [*short, *texts, long_text]:  # what the server must find in each, computed here alone
+        EXPECTED_SENTENCES[t] = [s.text for s in Article(t).sentences]
 
     def one(pool):
         return lambda r: ({"articles": [{"id": f"a{r.randrange(10**6)}", "text": r.choice(pool)}],
@@ -117,7 +122,7 @@ def _kinds() -> list[Kind]:
     ]
 
 
-def _check_ok(kind: Kind, body: dict, known_versions: set[str]) -> str | None:
+def _check_ok(kind: Kind, body: dict, known_versions: set[str], payload: dict | None = None) -> str | None:
     if kind.path == "/v1/feedback":
         return None if isinstance(body.get("id"), int) and body.get("label") in ("neutral", "editorial") else f"bad feedback answer {body}"
     results = body.get("results")
@@ -128,6 +133,11 @@ def _check_ok(kind: Kind, body: dict, known_versions: set[str]) -> str | None:
     for res in results:
         if "label" in res and res["label"] not in ("neutral", "editorial"):
             return f"label {res['label']!r}"
+        sent_text = ((payload or {}).get("articles") or [{}])[0].get("text")
+        if "sentences" in res and sent_text in EXPECTED_SENTENCES:
+            got = [s["text"] for s in res["sentences"]]
+            if got != EXPECTED_SENTENCES[sent_text]:
+                return f"sentences differ from a sequential Article(): {len(got)} vs {len(EXPECTED_SENTENCES[sent_text])}"
         if "summary" in res and not res["summary"]:
             return (f"empty summary for {res.get('id')!r} ({len(res.get('sentences') or [])} sentences, "
                     f"title {res.get('title')!r}): {json.dumps(res)[:300]}")
@@ -169,7 +179,7 @@ async def _client(i: int, client: httpx.AsyncClient, kinds: list[Kind], stop_at:
             if not body.get("error") or not body.get("error_type"):
                 stats.fail(f"{kind.name}: error without a message: {body}")
         else:
-            problem = _check_ok(kind, body, known_versions)
+            problem = _check_ok(kind, body, known_versions, payload)
             if problem:
                 stats.fail(f"{kind.name}: {problem}")
             elif "model" in body:

@@ -214,3 +214,22 @@ def test_kill_9_of_the_server_during_feedback_writes_keeps_every_acknowledged_ro
         store.close()
     missing = {i: row for i, row in acked.items() if stored.get(i) != row}
     assert not missing, f"{len(missing)} acknowledged rows lost or changed: {list(missing.items())[:5]}"
+
+
+def test_segmentation_is_thread_safe(seed_texts):
+    """The API prepares requests in worker threads; concurrent segmentation must equal sequential (a shared
+    pysbd Segmenter mixed texts up; found by the soak as an answer with an empty summary)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from model.text import Article
+
+    texts = list(seed_texts.values())
+
+    def spans(text):
+        return [(s.text, s.start, s.end, s.is_title) for s in Article(text).sentences]
+
+    expected = [spans(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda i: spans(texts[i % len(texts)]), range(200)))
+    wrong = sum(g != expected[i % len(texts)] for i, g in enumerate(got))
+    assert wrong == 0, f"{wrong} of 200 concurrent segmentations differ from the sequential result"
