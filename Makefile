@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 DATA   ?= ../shared/data
 
-.PHONY: install serve test lint default-model clean
+.PHONY: install serve test lint fuzz soak default-model clean
 
 $(STAMP): pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -20,11 +20,20 @@ serve: $(STAMP)
 	$(BIN)/presslens serve
 
 test: $(STAMP)
-	$(BIN)/ruff check model api training eval tests
+	$(BIN)/ruff check model api training eval tests scripts
 	$(BIN)/python -m pytest
 
+# Against a real server on 127.0.0.1 with the shipped model; each prints a summary and fails on any failure.
+# Bounds (environment): FUZZ_MAX examples per operation (200), FUZZ_SECONDS (480), FUZZ_MIN_REQUESTS (1000);
+# SOAK_CLIENTS (64), SOAK_SECONDS (60) after SOAK_WARMUP (15). `make test` runs short versions of both.
+fuzz: $(STAMP)
+	$(BIN)/python scripts/fuzz.py
+
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check model api training eval tests
+	$(BIN)/ruff check model api training eval tests scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

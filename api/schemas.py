@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Label = Literal["neutral", "editorial"]
+
+
+def _integral(v):
+    # JSON Schema counts 3.0 as an integer; strict mode would refuse it. "3", 3.5 and true stay refused.
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
 
 # Ceilings: the body-size limit (4 MiB by default) rejects anything near them first.
 HARD_MAX_CHARS = 2_000_000
@@ -19,17 +25,38 @@ HARD_MAX_ARTICLES = 10_000
 
 class _Strict(BaseModel):
     # Unknown fields are an error: a typo such as "body" for "text" must not be silently ignored.
-    model_config = ConfigDict(extra="forbid")
+    # Strict types: 0 is not ``false`` and "3" is not 3, as the published schema says (found by fuzzing).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _one_of_text_or_html(schema: dict) -> None:
+    # The published schema says what the validators enforce: exactly one of text/html, each a string that
+    # is not blank (null is refused, not read as "absent"), so generated clients and fuzzers agree with us.
+    for key in ("text", "html"):
+        prop = schema["properties"][key]
+        string = next(s for s in prop.pop("anyOf") if s.get("type") == "string")
+        prop.pop("default", None)
+        prop.update(string, pattern=r"\S")
+    schema["oneOf"] = [{"required": ["text"]}, {"required": ["html"]}]
 
 
 class ArticleIn(_Strict):
     """One article: plain ``text`` (optionally with a ``title``) or raw ``html`` of a web page."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_of_text_or_html)
 
     id: str | None = Field(None, max_length=200, description="your identifier, echoed back")
     title: str | None = Field(None, max_length=1000, description="headline, if not part of the text (for html: overrides the page title)")
     text: str | None = Field(None, max_length=HARD_MAX_CHARS, description="the article's text")
     html: str | None = Field(None, max_length=HARD_MAX_CHARS,
                              description="a web page; reduced to the article's main text (trafilatura)")
+
+    @field_validator("text", "html", mode="before")
+    @classmethod
+    def _not_null(cls, v):
+        if v is None:  # only explicit input reaches here: an absent field keeps its default
+            raise ValueError("must be a string (leave the field out rather than sending null)")
+        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> ArticleIn:
@@ -46,11 +73,13 @@ class AnalyzeOptionsIn(_Strict):
     summary_words: int | None = Field(None, ge=1, le=5000, description="summary budget in words")
     claims_only: bool = Field(False, description="leave the writer's commentary out of the summary")
 
+    _integral_budgets = field_validator("summary_sentences", "summary_words", mode="before")(_integral)
+
 
 class AnalyzeRequest(AnalyzeOptionsIn):
     articles: list[ArticleIn] = Field(..., min_length=1, max_length=HARD_MAX_ARTICLES)
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "articles": [{"id": "a1", "text": "Officials met in London on Friday. Critics said the talks failed."}],
         "summary_sentences": 2, "claims_only": False}]})
 
@@ -154,14 +183,17 @@ class CoverageResponse(_Open):
 class FeedbackIn(_Strict):
     """A user's corrected label for an article (no ``sentence_index``) or one of its sentences."""
 
-    text: str = Field(..., min_length=1, max_length=HARD_MAX_CHARS,
-                      description="the sentence (or article) text the label belongs to")
+    # The pattern is published (not blank) but enforced by ``_not_blank`` below, whose message is clearer.
+    text: str = Field(..., min_length=1, max_length=HARD_MAX_CHARS, json_schema_extra={"pattern": r"\S"},
+                      description="the sentence (or article) text the label belongs to (not blank)")
     label: Label
     article_id: str | None = Field(None, max_length=200)
     sentence_index: int | None = Field(None, ge=0, le=100_000)
     predicted: Label | None = Field(None, description="what presslens said, if known")
     model: str | None = Field(None, max_length=200, description="model version that made the prediction")
     comment: str | None = Field(None, max_length=2000)
+
+    _integral_index = field_validator("sentence_index", mode="before")(_integral)
 
     @model_validator(mode="after")
     def _not_blank(self) -> FeedbackIn:

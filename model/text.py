@@ -9,9 +9,9 @@ out. The first real line is kept as the headline, a sentence of its own.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 # Whole lines that are page furniture whatever their length.
 _FURNITURE_LINE = re.compile(
@@ -154,11 +154,18 @@ def clean_lines(text: str, title: str | None = None) -> tuple[str | None, list[s
     return headline, paragraphs
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
+_local = threading.local()
 
-    return pysbd.Segmenter(language="en", clean=False)
+
+def _segmenter():
+    # One pysbd Segmenter per thread: it keeps the text being split on the instance, so a shared one
+    # mixes up sentences when the API prepares several requests at once (found by the soak test).
+    seg = getattr(_local, "segmenter", None)
+    if seg is None:
+        import pysbd
+
+        seg = _local.segmenter = pysbd.Segmenter(language="en", clean=False)
+    return seg
 
 
 def split_sentences(paragraph: str) -> list[tuple[int, int]]:

@@ -10,7 +10,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q "torch==2.13.0"
+# TORCH_INDEX_URL (the Dockerfile sets https://download.pytorch.org/whl/cpu) picks where the CPU build comes
+# from; unset, pip's own configuration decides (a local wheel directory on the build machines).
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  "$VENV/bin/python" -m pip install -q --index-url "$TORCH_INDEX_URL" "torch==2.13.0"
+else
+  "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+fi
 if [ -n "$EXTRAS" ]; then
   "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
 else

@@ -15,7 +15,7 @@ from ..schemas import (
     SummarizeResponse,
 )
 
-_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 413, 422, 503)}
+_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 413, 415, 422, 503)}
 router = APIRouter(prefix="/v1", tags=["analysis"], dependencies=[Depends(require_api_key)], responses=_ERRORS)
 
 _SUMMARY_KEYS = ("id", "title", "summary")

@@ -12,7 +12,7 @@ from ..feedback import FeedbackError, FeedbackRow
 from ..schemas import ErrorOut, FeedbackIn, FeedbackOut
 
 router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[Depends(require_api_key)],
-                   responses={code: {"model": ErrorOut} for code in (400, 401, 413, 422, 503)})
+                   responses={code: {"model": ErrorOut} for code in (400, 401, 413, 415, 422, 503)})
 
 
 @router.post("/feedback", response_model=FeedbackOut, status_code=201)

@@ -14,7 +14,7 @@ from ..errors import ApiError
 from ..schemas import ErrorOut, ModelsResponse, ReloadRequest
 
 router = APIRouter(prefix="/v1/models", tags=["models"],
-                   responses={code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422, 503)})
+                   responses={code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)})
 
 
 @router.get("", response_model=ModelsResponse, dependencies=[Depends(require_api_key)])

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from ..deps import ModelDep
 from ..errors import ApiError
+from ..schemas import ErrorOut
 
 router = APIRouter(tags=["operations"])
 
@@ -17,7 +18,7 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"model": ErrorOut}})
 async def readyz(request: Request) -> dict:
     """Ready when the model has loaded; 503 before that (and if loading failed)."""
     slot = request.app.state.slot
@@ -36,7 +37,7 @@ async def metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/info")
+@router.get("/info", responses={503: {"model": ErrorOut}})
 async def info(request: Request, loaded: ModelDep) -> dict:
     """The serving model and the limits a client must respect."""
     s = request.app.state.settings
