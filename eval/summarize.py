@@ -43,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sentences", type=int, default=3, help="summary budget in sentences (default 3)")
     parser.add_argument("--words", type=int, default=None, help="also cap the presslens summary at N words")
     parser.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint (default: shipped)")
-    parser.add_argument("--encoder", default="default", help="sentence encoder (default: the packaged MiniLM)")
+    parser.add_argument("--encoder", default="serving",
+                        help="sentence encoder: 'serving' (default: the encoder the Analyzer uses, i.e. that of the "
+                             "stance checkpoint, so the eval measures what users get), 'default', a hub id or a directory")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="stance checkpoint whose encoder 'serving' means (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=0, help="evaluate the first N documents only")
     parser.add_argument("--no-oracle", action="store_true", help="skip the greedy oracle")
     parser.add_argument("--embedding-cache", default="", metavar="FILE.npz",
@@ -67,12 +71,24 @@ def lead_round_robin(per_article: list[list[str]], n: int) -> list[str]:
     return out
 
 
+def load_encoder(encoder_ref: str, stance_dir: str | None = None):
+    """The encoder to embed with: 'serving' is the stance checkpoint's (possibly fine-tuned) encoder."""
+    if encoder_ref == "serving":
+        from model.pipeline import default_stance_path
+        from model.stance import StanceModel
+
+        return StanceModel.from_pretrained(stance_dir or default_stance_path()).encoder
+    from model.encoder import Encoder
+
+    return Encoder(encoder_ref)
+
+
 def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | None, encoder_ref: str,
              oracle: bool = True, log: Callable[[str], None] = lambda m: None,
-             embedding_cache: str = "") -> tuple[dict[str, list[dict]], dict[str, list[list[str]]]]:
+             embedding_cache: str = "", stance_dir: str | None = None,
+             ) -> tuple[dict[str, list[dict]], dict[str, list[list[str]]]]:
     """Per system, one ROUGE dict and one summary (list of sentences) per document, same order as ``docs``."""
     from model.coverage import event_summary
-    from model.encoder import Encoder
     from model.pipeline import default_summarizer_path
     from model.summarizer import ExtractiveSummarizer, body_indices
     from training.summarizer import EmbeddingCache, doc_articles, embed_all
@@ -84,7 +100,13 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
     summ = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() or summarizer_dir \
         else ExtractiveSummarizer()
     prior = ExtractiveSummarizer()
-    encoder = Encoder(encoder_ref)
+    encoder = load_encoder(encoder_ref, stance_dir)
+    if encoder_ref == "serving":  # the embedding cache must change whenever the stance encoder does
+        from model.pipeline import default_stance_path
+
+        from .report import data_fingerprint
+
+        encoder_ref = "serving:" + data_fingerprint(stance_dir or default_stance_path())["sha256"]
     t0 = time.time()
     per_doc = [doc_articles(d) for d in docs]
     cache = EmbeddingCache(embedding_cache or None, encoder_ref)
@@ -147,7 +169,7 @@ def run(ns: argparse.Namespace) -> int:
         raise DataError(f"{out}: cannot create the report directory: {exc.strerror}") from exc
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     scores, summaries = evaluate(docs, sentences=ns.sentences, words=ns.words, summarizer_dir=ns.summarizer,
-                                 encoder_ref=ns.encoder, oracle=not ns.no_oracle, log=log,
+                                 encoder_ref=ns.encoder, stance_dir=ns.model, oracle=not ns.no_oracle, log=log,
                                  embedding_cache=ns.embedding_cache)
     cluster = any(d.is_cluster for d in docs)
     # Ablations ("prior": the same selection with untrained weights) are reported but never the baseline.
