@@ -91,6 +91,8 @@ def load_labelled_articles(path: str, fmt: str) -> list[dict]:
 # -- evaluation ------------------------------------------------------------------------------------
 def evaluate_sentences(model, data, path: str, fmt: str, out: Path, train=None, seed: int = 0) -> dict:
     """presslens and, given a train split, the baselines on the same sentences; writes the full report."""
+    from model.encoder import Encoder
+
     from . import report
     from .baselines import run_stance_baselines
 
@@ -100,7 +102,11 @@ def evaluate_sentences(model, data, path: str, fmt: str, out: Path, train=None, 
     extra = {"data": Path(path).name, "format": fmt, "level": "sentence",
              "threshold": round(float(model.config.threshold), 4)}
     if train is not None:
-        systems.update(run_stance_baselines(train.texts, train.labels, data.texts, encoder=model.encoder, seed=seed))
+        # The "frozen encoder + LR" baseline uses the base encoder the stance model starts from, not the
+        # fine-tuned one (that would credit our fine-tuning to the baseline).
+        base = model.encoder if model.config.mode == "fast" else Encoder(model.config.encoder,
+                                                                         max_length=model.config.max_length)
+        systems.update(run_stance_baselines(train.texts, train.labels, data.texts, encoder=base, seed=seed))
         extra.update({"baselines_train": Path(train.source).name, "baselines_train_n": len(train)})
     metrics = report.write_stance_report(out, texts=data.texts, gold=data.labels, systems=systems,
                                          title=f"Stance evaluation: {Path(path).name}", extra=extra, seed=seed)
