@@ -169,30 +169,29 @@ def _positive(value: str) -> int:
     return n
 
 
+def _add_analysis_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--format", choices=["json", "text"], default="json")
+    p.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
+    p.add_argument("--sentences", type=_positive, default=3, help=f"{what} budget in sentences (default 3)")
+    p.add_argument("--words", type=_positive, default=None, help=f"{what} budget in words")
+    p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="presslens", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     an = sub.add_parser("analyze", help="summarize articles and label them neutral or editorial")
     an.add_argument("files", nargs="+", metavar="FILE", help="article text files; - reads stdin")
-    an.add_argument("--format", choices=["json", "text"], default="json")
-    an.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
-    an.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
-    an.add_argument("--sentences", type=_positive, default=3, help="summary budget in sentences (default 3)")
-    an.add_argument("--words", type=_positive, default=None, help="summary budget in words")
-    an.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    _add_analysis_options(an, "summary")
     an.add_argument("--abstractive", default=None, metavar="MODEL",
                     help="also write an abstractive summary with this seq2seq checkpoint (hub id or directory)")
     an.set_defaults(func=_analyze)
 
     cv = sub.add_parser("coverage", help="several articles on one event: event summary and shared claims")
     cv.add_argument("files", nargs="+", metavar="FILE", help="article text files (two or more); - reads stdin")
-    cv.add_argument("--format", choices=["json", "text"], default="json")
-    cv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
-    cv.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
-    cv.add_argument("--sentences", type=_positive, default=3, help="event summary budget in sentences (default 3)")
-    cv.add_argument("--words", type=_positive, default=None, help="event summary budget in words")
-    cv.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    _add_analysis_options(cv, "event summary")
     cv.set_defaults(func=_coverage)
 
     sv = sub.add_parser("serve", help="start the HTTP API")

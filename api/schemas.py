@@ -144,13 +144,16 @@ class SummarizeResponse(BaseModel):
     results: list[SummaryResult]
 
 
-class ClassifyResult(_Open):
+class _ArticleStance(_Open):
     id: str
     title: str | None
     label: Label
     confidence: float
     editorial_probability: float
     commentary: list[int]
+
+
+class ClassifyResult(_ArticleStance):
     sentences: list[SentenceOut]
 
 
@@ -159,13 +162,7 @@ class ClassifyResponse(BaseModel):
     results: list[ClassifyResult]
 
 
-class CoverageArticle(_Open):
-    id: str
-    title: str | None
-    label: Label
-    confidence: float
-    editorial_probability: float
-    commentary: list[int]
+class CoverageArticle(_ArticleStance):
     summary: list[SummaryOut]
 
 
