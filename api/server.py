@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .settings import Settings
 
@@ -23,6 +23,28 @@ def run(host: str | None = None, port: int | None = None, model: str | None = No
                 timeout_graceful_shutdown=30)
 
 
+def wait_until_ready(url: str, alive: Callable[[], bool], timeout: float, interval: float = 0.05) -> str:
+    """Poll ``url`` until it answers 200: ``"ready"``, ``"died"`` once ``alive()`` is false, or ``"timeout"``.
+
+    One loop for every caller that starts a server and waits for it (tests, benchmark, fuzz and soak).
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while True:
+            if not alive():
+                return "died"
+            try:
+                if client.get(url).status_code == 200:
+                    return "ready"
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                return "timeout"
+            time.sleep(interval)
+
+
 @contextlib.contextmanager
 def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, ready_path: str | None = "/readyz",
                     timeout: float = 120.0) -> Iterator[str]:
@@ -30,7 +52,6 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, ready_path: str
 
     Used by the end-to-end tests and the benchmark. Waits until ``ready_path`` answers 200.
     """
-    import httpx
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -41,18 +62,11 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, ready_path: str
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if not thread.is_alive():
-                raise RuntimeError("the server stopped during start-up")
-            try:
-                if ready_path is None or httpx.get(url + ready_path, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url}{ready_path} not ready after {timeout:g} s")
-            time.sleep(0.05)
+        state = "ready" if ready_path is None else wait_until_ready(url + ready_path, thread.is_alive, timeout)
+        if state == "died":
+            raise RuntimeError("the server stopped during start-up")
+        if state == "timeout":
+            raise TimeoutError(f"{url}{ready_path} not ready after {timeout:g} s")
         yield url
     finally:
         server.should_exit = True

@@ -237,22 +237,16 @@ class Server:
         # Own session, so stop() can signal the whole process group.
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                      cwd=str(REPO_ROOT), start_new_session=True)
-        import httpx
+        from api.server import wait_until_ready
 
-        deadline = t0 + timeout
-        with httpx.Client(timeout=2.0) as client:
-            while time.perf_counter() < deadline:
-                if self.proc.poll() is not None:
-                    raise BenchError(f"{self.name} server exited with code {self.proc.returncode} before it was "
-                                     f"ready: {self._log_tail()}")
-                try:
-                    if client.get(self.url + "/readyz").status_code == 200:
-                        self.cold_start_s = time.perf_counter() - t0
-                        return self.cold_start_s
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-        raise BenchError(f"{self.name} server was not ready after {timeout:.0f} s: {self._log_tail()}")
+        state = wait_until_ready(self.url + "/readyz", lambda: self.proc.poll() is None, timeout)
+        if state == "died":
+            raise BenchError(f"{self.name} server exited with code {self.proc.returncode} before it was "
+                             f"ready: {self._log_tail()}")
+        if state == "timeout":
+            raise BenchError(f"{self.name} server was not ready after {timeout:.0f} s: {self._log_tail()}")
+        self.cold_start_s = time.perf_counter() - t0
+        return self.cold_start_s
 
     def _log_tail(self) -> str:
         try:

@@ -13,12 +13,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from api.server import wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -79,18 +78,11 @@ def running_server(workdir: Path, env: dict[str, str] | None = None, ready_timeo
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     server = Server(f"http://{HOST}:{port}", proc, log)
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode} during start-up:\n{server.log_tail()}")
-            try:
-                if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{server.url}/readyz not ready after {ready_timeout:g} s:\n{server.log_tail()}")
-            time.sleep(0.2)
+        state = wait_until_ready(server.url + "/readyz", lambda: proc.poll() is None, ready_timeout, interval=0.2)
+        if state == "died":
+            raise RuntimeError(f"the server exited with {proc.returncode} during start-up:\n{server.log_tail()}")
+        if state == "timeout":
+            raise TimeoutError(f"{server.url}/readyz not ready after {ready_timeout:g} s:\n{server.log_tail()}")
         yield server
     finally:
         _stop(proc)

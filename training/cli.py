@@ -58,6 +58,11 @@ def _register_summarizer(tsub: argparse._SubParsersAction) -> None:
     sm.set_defaults(func=_train_summarizer)
 
 
+def _command_line() -> str:
+    """The command as the user typed it, recorded in the checkpoint so it can be rebuilt."""
+    return "presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
 def _train_summarizer(ns: argparse.Namespace) -> int:
     from .summarizer import TrainSummarizerArgs, train_summarizer
 
@@ -65,7 +70,7 @@ def _train_summarizer(ns: argparse.Namespace) -> int:
         data=ns.data, cluster_data=ns.cluster_data, out=ns.out, encoder=ns.encoder, sentences=ns.sentences,
         hidden=ns.hidden, c=ns.c, mmr_lambda=ns.mmr_lambda, limit=ns.limit, seed=ns.seed,
         embedding_cache=ns.embedding_cache, cv=ns.cv,
-        command="presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=_command_line(),
     )
     train_summarizer(args, log=lambda m: print(m, file=sys.stderr))
     return 0
@@ -79,7 +84,7 @@ def _train_stance(ns: argparse.Namespace) -> int:
         mode=ns.mode, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size, hidden=ns.hidden,
         max_length=ns.max_length, head_lr=ns.head_lr, train_layers=ns.train_layers, seed=ns.seed, limit=ns.limit,
         calibrate_articles=ns.calibrate_articles, max_fer=ns.max_fer,
-        command="presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=_command_line(),
     )
     train_stance(args, log=lambda m: print(m, file=sys.stderr))
     return 0
