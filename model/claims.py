@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _VERBS = (
     r"said|says|say|told|tells|added|adds|warned|warns|acknowledged|acknowledges|stated|states|noted|notes|"
@@ -39,6 +40,9 @@ _AFTER_QUOTE_SV = re.compile(rf"[”\"],?\s+(?P<speaker>{_SPEAKER})\s+(?:{_VERBS
 _AFTER_QUOTE_VS = re.compile(rf"[”\"],?\s+(?:{_VERBS})\s+(?P<speaker>{_NAME}|{_DESCR})")
 _VERB_SPEAKER = re.compile(rf",\s+(?:{_VERBS})\s+(?P<speaker>{_NAME}|{_DESCR})")
 _SAID_PAREN = re.compile(rf"(?P<speaker>{_SPEAKER}),\s+(?:speaking|writing)\b")
+# Cheap guards: the speaker patterns are tried only where the words they need occur at all.
+_ANY_VERB = re.compile(rf"\b(?:{_VERBS})\b")
+_NEEDS_VERB = (_AFTER_QUOTE_SV, _AFTER_QUOTE_VS, _SPEAKER_VERB, _VERB_SPEAKER)
 _WRITER_VOICE = re.compile(r"\b(?:I|I'm|I’m|I've|I’ve|I'd|I’d|me|my|we|our|us)\b")
 
 
@@ -107,12 +111,20 @@ def _outside_quotes(text: str) -> str:
     return _QUOTE_SPANS.sub(lambda m: " " * (m.end() - m.start()), text)
 
 
+@lru_cache(maxsize=8192)
 def attribute(text: str) -> Attribution:
-    """Find who a sentence reports (quote or reported speech) and whether it is reporting at all."""
+    """Find who a sentence reports (quote or reported speech) and whether it is reporting at all.
+
+    Cached: stance and summary both ask about the same sentences, and the answer is a pure function of
+    the text.
+    """
     frac = quote_fraction(text)
     outside = _outside_quotes(text)
     speaker = None
+    has_verb = _ANY_VERB.search(text) is not None
     for pattern in (_AFTER_QUOTE_SV, _AFTER_QUOTE_VS, _SPEAKER_VERB, _ACCORDING, _VERB_SPEAKER, _SAID_PAREN):
+        if not has_verb and pattern in _NEEDS_VERB:
+            continue
         source = text if pattern in (_AFTER_QUOTE_SV, _AFTER_QUOTE_VS) else outside
         m = pattern.search(source)
         if m:

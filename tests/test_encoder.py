@@ -64,3 +64,31 @@ def test_packaged_default_encoder_matches_sentence_transformers():
     np.testing.assert_allclose(emb, reference, atol=1e-5)
     sim = emb @ emb.T
     assert sim[0, 1] > sim[0, 2] + 0.3
+
+
+def test_packed_forward_equals_the_padded_one(tiny_encoder_dir, monkeypatch):
+    """Packing drops padding from the dense layers; the embeddings must not change, whatever the chunking."""
+    from model.encoder import PackedBert
+
+    words = "the kerry lavrov talks in london said the official on crimea referendum".split()
+    texts = [" ".join(words[: 1 + (i * 5) % len(words)] * (1 + i % 4)) for i in range(23)] + ["?"]
+    enc = Encoder(str(tiny_encoder_dir))
+    padded = Encoder(str(tiny_encoder_dir), packed=False).encode(texts)
+    np.testing.assert_allclose(enc.encode(texts), padded, atol=1e-5)
+    # Many small token chunks and attention groups of three: same embeddings, same order.
+    monkeypatch.setattr(Encoder, "packed_tokens", 40)
+    monkeypatch.setattr(PackedBert, "group", 3)
+    np.testing.assert_allclose(enc.encode(texts), padded, atol=1e-5)
+    assert np.allclose(np.linalg.norm(padded, axis=1), 1.0, atol=1e-5)
+
+
+def test_models_the_packed_forward_does_not_cover_use_the_padded_one(tiny_encoder_dir):
+    from model.encoder import _packable
+
+    enc = Encoder(str(tiny_encoder_dir))
+    assert _packable(enc.model)
+    enc.model.config.hidden_act = "silu"  # an activation the packed forward does not reproduce
+    assert not _packable(enc.model)
+    texts = ["kerry said the talks", "lavrov in london"]
+    np.testing.assert_allclose(enc.encode(texts), Encoder(str(tiny_encoder_dir), packed=False,
+                                                          model=enc.model, tokenizer=enc.tokenizer).encode(texts))
