@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 from typing import Annotated
 
@@ -83,36 +84,54 @@ def html_to_text(html: str) -> tuple[str | None, str]:
     return (doc.title or None), doc.text
 
 
-def to_articles(items: list[ArticleIn], settings: Settings) -> list[Article]:
-    """Check the configurable limits and build Articles (cleaning, segmentation, HTML extraction).
-
-    Runs in a worker thread: segmenting 100k characters or parsing a large page takes real CPU.
-    """
+def check_items(items: list[ArticleIn], settings: Settings) -> None:
+    """The configurable limits: cheap checks, run on the request path before anything is queued."""
     if len(items) > settings.max_articles:
         raise ApiError(413, f"too many articles: {len(items)} given, at most {settings.max_articles} per request "
                        "(PRESSLENS_MAX_ARTICLES)", "too_many_articles")
+    for i, item in enumerate(items):
+        body = _body(item)
+        if len(body) > settings.max_chars:
+            raise ApiError(413, f"{_name(i, item)}: {len(body)} characters, at most {settings.max_chars} per "
+                           "article (PRESSLENS_MAX_CHARS)", "article_too_long")
+        if "\x00" in body:
+            raise ApiError(422, f"{_name(i, item)}: binary data (NUL characters), not text", "invalid_text")
+
+
+def build_articles(items: list[ArticleIn]) -> list[Article]:
+    """Articles from checked items: HTML extraction, cleaning and segmentation (CPU-bound; 4xx on no text)."""
     articles = []
     for i, item in enumerate(items):
-        name = f"articles[{i}]" + (f" ({item.id})" if item.id else "")
-        body = item.text if item.text is not None else item.html
-        if len(body) > settings.max_chars:
-            raise ApiError(413, f"{name}: {len(body)} characters, at most {settings.max_chars} per article "
-                           "(PRESSLENS_MAX_CHARS)", "article_too_long")
-        if "\x00" in body:
-            raise ApiError(422, f"{name}: binary data (NUL characters), not text", "invalid_text")
         title = item.title
         if item.html is not None:
             page_title, text = html_to_text(item.html)
             if not text.strip():
-                raise ApiError(422, f"{name}: no article text found in the HTML", "no_text")
+                raise ApiError(422, f"{_name(i, item)}: no article text found in the HTML", "no_text")
             title = title or page_title
         else:
             text = item.text
         article = Article(text, id=item.id or f"article-{i}", title=title)
         if not article.sentences:
-            raise ApiError(422, f"{name}: no sentences left after cleaning (is it an article?)", "no_text")
+            raise ApiError(422, f"{_name(i, item)}: no sentences left after cleaning (is it an article?)",
+                           "no_text")
         articles.append(article)
     return articles
+
+
+def estimate_item_tokens(items: list[ArticleIn]) -> int:
+    """Encoder tokens the items will cost, before segmentation: about four characters a token.
+
+    Only bounds a batch's size; HTML counts in full although its markup will be dropped.
+    """
+    return sum(len(_body(item)) // 4 + 2 for item in items)
+
+
+def _body(item: ArticleIn) -> str:
+    return item.text if item.text is not None else item.html
+
+
+def _name(i: int, item: ArticleIn) -> str:
+    return f"articles[{i}]" + (f" ({item.id})" if item.id else "")
 
 
 def to_options(req: AnalyzeOptionsIn) -> AnalyzeOptions:
@@ -122,11 +141,13 @@ def to_options(req: AnalyzeOptionsIn) -> AnalyzeOptions:
 
 async def run_analysis(request: Request, queue: BatchQueue, items: list[ArticleIn],
                        options: AnalyzeOptionsIn, kind: str = "analyze") -> BatchResult:
-    """Articles in, results out: prepare off the loop, queue for the batcher, await the result."""
+    """Articles in, results out: check the limits, queue for the batcher, await the result."""
     settings: Settings = request.app.state.settings
-    articles = await asyncio.to_thread(to_articles, items, settings)
+    check_items(items, settings)
     try:
-        future = queue.submit(articles, to_options(options), kind=kind)
+        # Cleaning and segmentation run on the batch worker, between model calls (see BatchQueue.submit).
+        future = queue.submit([], to_options(options), estimate_item_tokens(items), kind=kind,
+                              prepare=functools.partial(build_articles, items), size=len(items))
     except QueueFull as exc:
         request.app.state.metrics.rejected.labels("queue_full").inc()
         raise ApiError(503, f"the service is busy ({exc}); retry shortly", "overloaded",

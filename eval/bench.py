@@ -444,9 +444,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--articles", nargs="+", default=None, metavar="FILE",
                    help="source texts for the mix (default: the seed articles in tests/fixtures)")
     p.add_argument("--requests", type=_positive, default=None, metavar="N",
-                   help="presslens requests per level (default: max(16, concurrency))")
+                   help="presslens requests per level (default: max(64, 2 x concurrency))")
     p.add_argument("--naive-requests", type=_positive, default=None, metavar="N",
-                   help="naive-peer requests per level (default: max(8, concurrency); it is slow)")
+                   help="naive-peer requests per level (default: max(32, concurrency); it is slow)")
     p.add_argument("--limit", type=_positive, default=None, metavar="N",
                    help="cap requests per level for both systems (quick runs)")
     p.add_argument("--quick", action="store_true", help="a smoke run: --limit 8 and 30 s per level")
@@ -507,10 +507,10 @@ def run_bench(ns: argparse.Namespace) -> dict:
         return min(n, limit) if limit else n
 
     def presslens_n(c: int) -> int:
-        return cap(ns.requests or max(16, c))
+        return cap(ns.requests or max(64, 2 * c))
 
     def naive_n(c: int) -> int:
-        return cap(ns.naive_requests or max(8, c))
+        return cap(ns.naive_requests or max(32, c))
 
     py = sys.executable
     model_args = ["--model", ns.model] if ns.model else []

@@ -56,6 +56,32 @@ def test_jobs_waiting_together_share_one_call(tiny_analyzer, seed_texts):
         assert res.model == "v1"
 
 
+def test_jobs_are_prepared_on_the_worker_and_a_bad_one_fails_alone(tiny_analyzer, seed_texts):
+    """Segmentation runs on the worker thread, between model calls; its error goes to its own request only."""
+    rec = Recording(tiny_analyzer)
+    q = BatchQueue(ModelSlot(LoadedModel(rec, "v1")), max_articles=32, max_wait=0.05)
+    threads: list[str] = []
+
+    def build(prefix):
+        def prepare():
+            threads.append(threading.current_thread().name)
+            if prefix == "bad":
+                raise ValueError("no sentences left after cleaning")
+            return _articles(seed_texts, prefix, ["001"])
+        return prepare
+
+    futures = [q.submit([], AnalyzeOptions(), tokens=100, prepare=build(p), size=1) for p in ("a", "bad", "b")]
+    q.start()
+    try:
+        assert [r["id"] for r in futures[0].result(30).results] == ["a001"]
+        assert "no sentences" in str(futures[1].exception(30))
+        assert [r["id"] for r in futures[2].result(30).results] == ["b001"]
+    finally:
+        q.stop()
+    assert threads == ["presslens-batcher"] * 3
+    assert rec.calls == [["a001", "b001"]]  # the good ones still share one call
+
+
 def test_batches_respect_article_and_token_bounds(tiny_analyzer, seed_texts):
     rec = Recording(tiny_analyzer)
     q = BatchQueue(ModelSlot(LoadedModel(rec, "v1")), max_articles=3, max_wait=0.05)
