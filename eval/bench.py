@@ -603,8 +603,9 @@ def bench_report_md(r: dict) -> str:
         f"{', '.join(map(str, r['mix']['target_words']))} words "
         f"({fl['sentences_per_article']:.1f} sentences, {fl['tokens_per_article']:.0f} encoder tokens per article "
         "on average); one article per request, the mix repeated in order at every level.",
-        "- presslens: `python -m api.cli serve` on 127.0.0.1; naive peer: `python -m eval.naive_server` (same "
-        "checkpoint and result, synchronous route, each sentence through the encoder alone).",
+        "- presslens: `python -m api.cli serve` on 127.0.0.1 (batching queue, packed encoder forward); naive "
+        "peer: `python -m eval.naive_server` (same checkpoint and result, synchronous route, each sentence "
+        "through the plain transformers forward alone).",
         "- Cold start: process start until `/readyz` answers 200. RSS: VmHWM of the server process and its "
         "children after the run.",
         f"- Floor: 2 x {fl['encoder_params_nonembedding']:,} non-embedding parameters x tokens + attention "
