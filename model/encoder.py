@@ -122,11 +122,8 @@ class PackedBert:
             grid = torch.arange(width)[None, :]
             valid = grid < lens[:, None]
             gather = torch.where(valid, starts[idx][:, None] + grid, torch.full_like(grid, -1))
-            mask = None
-            if not bool(valid.all()):
-                mask = torch.zeros(len(idx), 1, 1, width)
-                mask.masked_fill_(~valid[:, None, None, :], float("-inf"))
-                mask = mask.to(device)
+            # True where a query may attend to a key; a boolean mask works for every dtype of the model
+            mask = None if bool(valid.all()) else valid[:, None, None, :].to(device)
             flat = gather.reshape(-1)
             keep = (flat >= 0).nonzero().squeeze(1)
             out.append((len(idx), width, flat.clamp(min=0).to(device), mask, keep.to(device), flat[keep].to(device)))
