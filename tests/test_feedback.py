@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -136,3 +138,44 @@ def test_kill_9_mid_write_keeps_every_acknowledged_row(tmp_path):
     assert set(acked) <= set(stored)
     assert all(stored[i].text == f"sentence number {i - 1}" for i in acked)
     store.close()
+
+
+# -- PostgreSQL (where a server is given: .ci/run starts one) -------------------------------------------
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty database on the server named by PRESSLENS_TEST_POSTGRES_URL; dropped afterwards."""
+    base = os.environ.get("PRESSLENS_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("no PostgreSQL server: set PRESSLENS_TEST_POSTGRES_URL (.ci/run starts one)")
+    psycopg = pytest.importorskip("psycopg", reason="psycopg not installed (pip install -e '.[postgres]')")
+    name = f"presslens_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_postgres_feedback_survives_restart_and_exports(tiny_analyzer, postgres_url, tmp_path, capsys):
+    settings = Settings(feedback_db=postgres_url)
+    ids = _post_all(create_app(settings, tiny_analyzer), ROWS[:2])
+    ids += _post_all(create_app(settings, tiny_analyzer), ROWS[2:])  # a second server on the same database
+    assert len(set(ids)) == 4 and ids == sorted(ids)
+    out = tmp_path / "feedback.csv"
+    assert main(["feedback", "export", "--db", postgres_url, "--out", str(out)]) == 0
+    assert "wrote 4 rows" in capsys.readouterr().err
+    with out.open(newline="", encoding="utf-8") as fh:
+        assert [(r["text"], r["label"]) for r in csv.DictReader(fh)] == [(r["text"], r["label"]) for r in ROWS]
+    with TestClient(create_app(settings, tiny_analyzer)) as c:
+        bad = c.post("/v1/feedback", json={"text": "x", "label": "biased"})
+        assert bad.status_code == 422 and "label" in bad.text
+
+
+def test_postgres_unreachable_is_one_line(postgres_url, tmp_path, capsys):
+    dead = postgres_url.rsplit("/", 1)[0] + "/no_such_database_here"
+    assert main(["feedback", "export", "--db", dead, "--out", str(tmp_path / "f.csv")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "feedback" in err and "Traceback" not in err
+    assert not (tmp_path / "f.csv").exists()
