@@ -162,16 +162,12 @@ class ClassifyResponse(BaseModel):
     results: list[ClassifyResult]
 
 
-class CoverageArticle(_ArticleStance):
-    summary: list[SummaryOut]
-
-
 class CoverageResponse(_Open):
     """``CoverageResult.to_dict()`` plus the model version: ``summary`` (the event summary), ``shared``
     (claims carried by two or more articles, with their ids) and ``unique`` (each article's own claims)."""
 
     model: str
-    articles: list[CoverageArticle]
+    articles: list[AnalysisOut] = Field(description="each article's analysis, as POST /v1/analyze returns it")
     summary: list[dict]
     shared: list[dict]
     unique: dict[str, list[dict]]

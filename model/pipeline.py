@@ -169,10 +169,7 @@ class CoverageResult:
     coverage: Coverage
 
     def to_dict(self) -> dict:
-        """The JSON shape of ``presslens coverage`` and POST /v1/coverage."""
-        arts = []
-        for a in self.analyses:
-            d = a.to_dict()
-            arts.append({k: d[k] for k in ("id", "title", "label", "confidence", "editorial_probability",
-                                           "commentary", "summary")})
-        return {"articles": arts, **self.coverage.to_dict()}
+        """The JSON shape of ``presslens coverage`` and POST /v1/coverage: each article's full analysis (the
+        object ``presslens analyze`` prints, sentences included) beside the cross-outlet view, so one call
+        gives a client everything it shows."""
+        return {"articles": [a.to_dict() for a in self.analyses], **self.coverage.to_dict()}

@@ -257,6 +257,10 @@ def test_coverage_returns_what_the_library_returns(client, tiny_analyzer, seed_t
                                   AnalyzeOptions(summary_sentences=4)).to_dict()
     assert body == {"model": body["model"], **json.loads(json.dumps(want))}
     assert [a["id"] for a in body["articles"]] == list(keys)
+    # each article's analysis is the one /v1/analyze returns: the web page needs only this one call
+    alone = client.post("/v1/analyze", json={"articles": [{"id": k, "text": seed_texts[k]} for k in keys],
+                                             "summary_sentences": 4}).json()["results"]
+    assert body["articles"] == alone and all(a["sentences"] for a in alone)
     assert 1 <= len(body["summary"]) <= 4 and set(body["unique"]) <= set(keys)
     one = client.post("/v1/coverage", json={"articles": [{"text": seed_texts["000"]}]})
     assert one.status_code == 422 and "articles: List should have at least 2 items" in one.json()["error"]

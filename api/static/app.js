@@ -141,13 +141,11 @@ async function analyze(event) {
   status.className = ""; status.textContent = "Analyzing…";
   $("#analyze").disabled = true;
   try {
-    const data = await post("/v1/analyze", payload);
+    // Several articles: one coverage call returns each article's analysis and the cross-outlet view.
+    const coverage = articles.length > 1 ? await post("/v1/coverage", payload) : null;
+    const data = coverage ? { model: coverage.model, results: coverage.articles } : await post("/v1/analyze", payload);
     for (const r of data.results) $("#results").appendChild(renderResult(r));
-    let coverage = null;
-    if (data.results.length > 1) {
-      try { coverage = await post("/v1/coverage", payload); } catch (e) { coverage = null; }
-      renderCoverage(data.results, coverage);
-    }
+    if (coverage) renderCoverage(data.results, coverage);
     status.textContent = `Done: ${data.results.length} article${data.results.length === 1 ? "" : "s"} (model ${data.model}).`;
   } catch (err) {
     status.className = "error";
