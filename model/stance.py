@@ -366,7 +366,9 @@ def model_card(config: StanceConfig) -> str:
         f"- encoder: `{config.encoder}` (mode: {config.mode}"
         + (f", top {config.train_layers} layers fine-tuned" if config.mode == "partial" else "") + ")",
         f"- head: {'linear' if not config.hidden else f'MLP, hidden {config.hidden}'} over mean-pooled embeddings",
-        f"- sentence threshold: {config.threshold:.3f} (chosen on dev data)",
+        f"- sentence threshold: {config.threshold:.3f} (chosen on dev data"
+        + (", weighted to the training data's label balance"
+           if (t.get("metrics") or {}).get("dev", {}).get("threshold_prior") == "train" else "") + ")",
         f"- in-article commentary threshold: {config.commentary_threshold if config.commentary_threshold is not None else config.threshold:.3f}"
         " (calibrated on straight news)",
         f"- article rule: {json.dumps(asdict(config.article_rule), sort_keys=True)}",

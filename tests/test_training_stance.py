@@ -168,6 +168,19 @@ def test_best_threshold_and_macro_f1():
     assert macro_f1(y, np.array([0, 0, 0, 0, 0])) == pytest.approx(0.5 * (2 * 3 / (2 * 3 + 2)))
 
 
+def test_threshold_for_the_training_label_balance():
+    """A dev split richer in editorial sentences than training pulls the plain threshold down; weighting
+    dev to the training share of editorial sentences undoes that."""
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(500), np.ones(500)].astype(int)  # dev: half editorial
+    p = np.clip(np.r_[rng.normal(0.35, 0.15, 500), rng.normal(0.65, 0.15, 500)], 0, 1)
+    plain, _ = best_threshold(y, p)
+    skewed, _ = best_threshold(y, p, prior=0.2)  # training: one editorial sentence in five
+    assert skewed > plain + 0.03
+    # weighting to dev's own share changes nothing
+    assert best_threshold(y, p, prior=0.5) == best_threshold(y, p)
+
+
 def test_calibration_is_a_false_editorial_budget():
     rng = np.random.default_rng(0)
     # 100 straight reports: mostly low probabilities, a few stray high ones; quotes are reported speech

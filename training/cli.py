@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--calibrate-articles", default="", metavar="DIR",
                     help="BASIL directory: calibrate the in-article threshold and article rule on its calib half")
     st.add_argument("--max-fer", type=float, default=0.02, help="false-editorial budget for that calibration")
+    st.add_argument("--threshold-prior", default="train", choices=["train", "dev"],
+                    help="choose the sentence threshold for the training data's label balance (default) or the dev data's")
     st.add_argument("--limit", type=int, default=0, help="use at most N training sentences")
     st.set_defaults(func=_train_stance)
     _register_summarizer(tsub)
@@ -83,7 +85,7 @@ def _train_stance(ns: argparse.Namespace) -> int:
         data=ns.data, dev=ns.dev, exclude=ns.exclude, format=ns.format, out=ns.out, encoder=ns.encoder,
         mode=ns.mode, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size, hidden=ns.hidden,
         max_length=ns.max_length, head_lr=ns.head_lr, train_layers=ns.train_layers, seed=ns.seed, limit=ns.limit,
-        calibrate_articles=ns.calibrate_articles, max_fer=ns.max_fer,
+        calibrate_articles=ns.calibrate_articles, max_fer=ns.max_fer, threshold_prior=ns.threshold_prior,
         command=_command_line(),
     )
     train_stance(args, log=lambda m: print(m, file=sys.stderr))

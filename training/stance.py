@@ -61,6 +61,9 @@ class TrainStanceArgs:
     article_rule: dict = field(default_factory=dict)
     calibrate_articles: str = ""  # BASIL directory: calibrate the article rule on its calib half
     max_fer: float = 0.02
+    # whose label balance the sentence threshold is chosen for: "train" reweights the dev data to the
+    # training data's share of editorial sentences; "dev" takes the dev data as it is
+    threshold_prior: str = "train"
     dev_fraction: float = 0.2  # without --dev: share of the training data held out as dev
     command: str = ""
 
@@ -69,6 +72,8 @@ class TrainStanceArgs:
             raise DataError("give at least one --data file")
         if self.mode not in MODES:
             raise DataError(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.threshold_prior not in ("train", "dev"):
+            raise DataError(f"--threshold-prior must be train or dev, got {self.threshold_prior!r}")
         if self.epochs < 0 or self.lr < 0 or self.batch_size < 1 or self.limit < 0:
             raise DataError("--epochs, --lr and --limit must be >= 0 and --batch-size >= 1")
         if not self.epochs:
@@ -93,12 +98,40 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(f1s))
 
 
-def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """The threshold in [0.2, 0.8] with the highest macro-F1 (ties: closest to 0.5)."""
-    best = (0.5, macro_f1(y, (p >= 0.5).astype(int)))
+def prior_weights(y: np.ndarray, prior: float | None) -> np.ndarray | None:
+    """Per-example weights that make the positives ``prior`` of the total (None: no reweighting)."""
+    y = np.asarray(y)
+    share = float(y.mean()) if len(y) else 0.0
+    if prior is None or not 0.0 < share < 1.0 or not 0.0 < prior < 1.0:
+        return None
+    return np.where(y == 1, prior / share, (1.0 - prior) / (1.0 - share))
+
+
+def weighted_macro_f1(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Macro-F1 over the two classes, each example counted with weight ``w`` (None: plain macro-F1)."""
+    if w is None:
+        return macro_f1(y, pred)
+    f1s = []
+    for c in (0, 1):
+        tp = float(np.sum(w * ((pred == c) & (y == c))))
+        fp = float(np.sum(w * ((pred == c) & (y != c))))
+        fn = float(np.sum(w * ((pred != c) & (y == c))))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0)
+    return float(np.mean(f1s))
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray, prior: float | None = None) -> tuple[float, float]:
+    """The threshold in [0.2, 0.8] with the highest macro-F1 (ties: closest to 0.5).
+
+    ``prior``: score the dev examples as if ``prior`` of them were editorial (the training data's share),
+    so a dev split with an unusual label balance does not drag the threshold with it.
+    """
+    y = np.asarray(y)
+    w = prior_weights(y, prior)
+    best = (0.5, weighted_macro_f1(y, (p >= 0.5).astype(int), w))
     for t in (round(0.2 + 0.01 * i, 2) for i in range(61)):
         # evaluate at the rounded value that is stored, so the saved threshold reproduces the score
-        f = macro_f1(y, (p >= t).astype(int))
+        f = weighted_macro_f1(y, (p >= t).astype(int), w)
         if f > best[1] + 1e-9 or (abs(f - best[1]) <= 1e-9 and abs(t - 0.5) < abs(best[0] - 0.5)):
             best = (float(round(t, 2)), f)
     return best
@@ -383,9 +416,13 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
     threshold = 0.5
     if dev is not None:
         p = model.predict_proba(dev.texts)[:, 1]
-        threshold, f1 = best_threshold(np.array(dev.y), p)
-        metrics["dev"] = {"macro_f1": round(f1, 4), "macro_f1_at_0.5": round(macro_f1(np.array(dev.y), (p >= 0.5).astype(int)), 4),
-                          "n": len(dev)}
+        yd = np.array(dev.y)
+        prior = float(np.mean(train.y)) if args.threshold_prior == "train" else None
+        threshold, _ = best_threshold(yd, p, prior)
+        metrics["dev"] = {"macro_f1": round(macro_f1(yd, (p >= threshold).astype(int)), 4),
+                          "macro_f1_at_0.5": round(macro_f1(yd, (p >= 0.5).astype(int)), 4),
+                          "threshold_prior": args.threshold_prior, "editorial_share": round(float(yd.mean()), 4),
+                          "train_editorial_share": round(float(np.mean(train.y)), 4), "n": len(dev)}
     model.config.threshold = threshold
     if args.article_rule:
         model.config.article_rule = ArticleRule(**args.article_rule)
