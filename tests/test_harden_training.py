@@ -79,7 +79,9 @@ def test_interrupted_training_keeps_the_previous_checkpoint(tiny_encoder_dir, da
             proc.wait(10)
 
     if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "presslens: interrupted" in err, err
+        # 130, or death by SIGINT itself (what a shell also reports as 130): seen once under load after the
+        # message was printed; either way the run stopped as interrupted, which is what is checked here
+        assert proc.returncode in (130, -signal.SIGINT) and "presslens: interrupted" in err, err
     else:
         assert proc.returncode == -signal.SIGKILL
     assert _snapshot(out) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -61,8 +62,13 @@ def _register_summarizer(tsub: argparse._SubParsersAction) -> None:
 
 
 def _command_line() -> str:
-    """The command as the user typed it, recorded in the checkpoint so it can be rebuilt."""
-    return "presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    """The command as the user typed it, recorded in the checkpoint so it can be rebuilt.
+
+    ``PRESSLENS_REBUILD_VIA`` (set by ``make default-model``) names the command a user should run instead.
+    """
+    cmd = "presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    via = os.environ.get("PRESSLENS_REBUILD_VIA", "").strip()
+    return f"{via}   # runs: {cmd}" if via else cmd
 
 
 def _train_summarizer(ns: argparse.Namespace) -> int:
