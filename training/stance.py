@@ -418,11 +418,13 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         p = model.predict_proba(dev.texts)[:, 1]
         yd = np.array(dev.y)
         prior = float(np.mean(train.y)) if args.threshold_prior == "train" else None
-        threshold, _ = best_threshold(yd, p, prior)
+        threshold, weighted = best_threshold(yd, p, prior)
         metrics["dev"] = {"macro_f1": round(macro_f1(yd, (p >= threshold).astype(int)), 4),
                           "macro_f1_at_0.5": round(macro_f1(yd, (p >= 0.5).astype(int)), 4),
                           "threshold_prior": args.threshold_prior, "editorial_share": round(float(yd.mean()), 4),
                           "train_editorial_share": round(float(np.mean(train.y)), 4), "n": len(dev)}
+        if prior is not None:  # the score the threshold (and a choice among seeds) is made on
+            metrics["dev"]["macro_f1_at_train_prior"] = round(weighted, 4)
     model.config.threshold = threshold
     if args.article_rule:
         model.config.article_rule = ArticleRule(**args.article_rule)
