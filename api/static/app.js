@@ -69,7 +69,8 @@ function renderResult(r) {
   return card;
 }
 
-function renderCoverage(results, coverage) {
+function renderCoverage(coverage) {
+  const results = coverage.articles;
   const box = $("#coverage");
   box.replaceChildren(el("h2", {}, `Coverage of one event: ${results.length} articles`));
   const table = el("table", { class: "coverage" });
@@ -86,34 +87,32 @@ function renderCoverage(results, coverage) {
     table.appendChild(tr);
   }
   box.appendChild(table);
-  if (coverage) {
-    const claimList = (claims, cls, withSource) => {
-      const ul = el("ul", { class: cls });
-      for (const c of claims) {
-        const li = el("li", {}, c.text);
-        const who = [c.speaker, withSource ? c.article : null].filter(Boolean).join(", ");
-        if (who) li.appendChild(el("span", { class: "speaker" }, ` (${who})`));
-        ul.appendChild(li);
-      }
-      return ul;
-    };
-    box.appendChild(el("h3", {}, "Event summary"));
-    box.appendChild(claimList(coverage.summary, "event-summary", true));
-    box.appendChild(el("h3", {}, "Claims several articles share"));
-    if (!coverage.shared.length) box.appendChild(el("p", { class: "none" }, "None found."));
-    const shared = el("ul", { class: "shared" });
-    for (const c of coverage.shared) {
+  const claimList = (claims, cls, withSource) => {
+    const ul = el("ul", { class: cls });
+    for (const c of claims) {
       const li = el("li", {}, c.text);
-      li.appendChild(el("span", { class: "speaker" }, ` (in ${c.articles.join(", ")})`));
-      shared.appendChild(li);
+      const who = [c.speaker, withSource ? c.article : null].filter(Boolean).join(", ");
+      if (who) li.appendChild(el("span", { class: "speaker" }, ` (${who})`));
+      ul.appendChild(li);
     }
-    box.appendChild(shared);
-    box.appendChild(el("h3", {}, "Claims only one article makes"));
-    for (const [id, claims] of Object.entries(coverage.unique)) {
-      if (!claims.length) continue;
-      box.appendChild(el("h4", {}, id));
-      box.appendChild(claimList(claims, "unique", false));
-    }
+    return ul;
+  };
+  box.appendChild(el("h3", {}, "Event summary"));
+  box.appendChild(claimList(coverage.summary, "event-summary", true));
+  box.appendChild(el("h3", {}, "Claims several articles share"));
+  if (!coverage.shared.length) box.appendChild(el("p", { class: "none" }, "None found."));
+  const shared = el("ul", { class: "shared" });
+  for (const c of coverage.shared) {
+    const li = el("li", {}, c.text);
+    li.appendChild(el("span", { class: "speaker" }, ` (in ${c.articles.join(", ")})`));
+    shared.appendChild(li);
+  }
+  box.appendChild(shared);
+  box.appendChild(el("h3", {}, "Claims only one article makes"));
+  for (const [id, claims] of Object.entries(coverage.unique)) {
+    if (!claims.length) continue;
+    box.appendChild(el("h4", {}, id));
+    box.appendChild(claimList(claims, "unique", false));
   }
   box.hidden = false;
 }
@@ -145,7 +144,7 @@ async function analyze(event) {
     const coverage = articles.length > 1 ? await post("/v1/coverage", payload) : null;
     const data = coverage ? { model: coverage.model, results: coverage.articles } : await post("/v1/analyze", payload);
     for (const r of data.results) $("#results").appendChild(renderResult(r));
-    if (coverage) renderCoverage(data.results, coverage);
+    if (coverage) renderCoverage(coverage);
     status.textContent = `Done: ${data.results.length} article${data.results.length === 1 ? "" : "s"} (model ${data.model}).`;
   } catch (err) {
     status.className = "error";
