@@ -71,18 +71,6 @@ def lead_round_robin(per_article: list[list[str]], n: int) -> list[str]:
     return out
 
 
-def load_encoder(encoder_ref: str, stance_dir: str | None = None):
-    """The encoder to embed with: 'serving' is the stance checkpoint's (possibly fine-tuned) encoder."""
-    if encoder_ref == "serving":
-        from model.pipeline import default_stance_path
-        from model.stance import StanceModel
-
-        return StanceModel.from_pretrained(stance_dir or default_stance_path()).encoder
-    from model.encoder import Encoder
-
-    return Encoder(encoder_ref)
-
-
 def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | None, encoder_ref: str,
              oracle: bool = True, log: Callable[[str], None] = lambda m: None,
              embedding_cache: str = "", stance_dir: str | None = None,
@@ -91,7 +79,7 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
     from model.coverage import event_summary
     from model.pipeline import default_summarizer_path
     from model.summarizer import ExtractiveSummarizer, body_indices
-    from training.summarizer import EmbeddingCache, doc_articles, embed_all
+    from training.summarizer import EmbeddingCache, doc_articles, embed_all, load_encoder
 
     from .baselines import greedy_oracle, lead, textrank
     from .metrics import rouge
@@ -100,16 +88,10 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
     summ = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() or summarizer_dir \
         else ExtractiveSummarizer()
     prior = ExtractiveSummarizer()
-    encoder = load_encoder(encoder_ref, stance_dir)
-    if encoder_ref == "serving":  # the embedding cache must change whenever the stance encoder does
-        from model.pipeline import default_stance_path
-
-        from .report import data_fingerprint
-
-        encoder_ref = "serving:" + data_fingerprint(stance_dir or default_stance_path())["sha256"]
+    encoder, encoder_key = load_encoder(encoder_ref, stance_dir)
     t0 = time.time()
     per_doc = [doc_articles(d) for d in docs]
-    cache = EmbeddingCache(embedding_cache or None, encoder_ref)
+    cache = EmbeddingCache(embedding_cache or None, encoder_key)
     embs = embed_all(encoder, [a for arts in per_doc for a in arts], cache=cache)
     log(f"embedded {len(embs)} articles in {time.time() - t0:.0f}s")
     scores: dict[str, list[dict]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from training.data import DataError
@@ -141,6 +142,28 @@ def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
     metrics = json.loads((report / "metrics.json").read_text())
     assert {"presslens", "lead3", "lead1_each", "lead_round_robin"} <= set(metrics["systems"])
     assert metrics["run"]["unit"] == "cluster"
+
+
+def test_training_embeds_with_the_stance_checkpoints_encoder(tmp_path, tiny_stance_dir):
+    """The default 'serving' encoder is the stance model's, the one the Analyzer embeds with at inference."""
+    from api.cli import main
+    from model.pipeline import Analyzer
+    from model.summarizer import ExtractiveSummarizer
+    from training.summarizer import load_encoder
+
+    encoder, key = load_encoder("serving", str(tiny_stance_dir))
+    texts = ["Lavrov said the talks were difficult.", "It was, frankly, a mess."]
+    served = Analyzer.load(tiny_stance_dir).encoder.encode(texts)
+    np.testing.assert_allclose(encoder.encode(texts), served, atol=1e-6)
+    assert key.startswith("serving:") and len(key) == len("serving:") + 64
+
+    out = tmp_path / "summ"
+    assert main(["train", "summarizer", "--data", f"writers:{_writers(tmp_path)}", "--model", str(tiny_stance_dir),
+                 "--out", str(out), "--sentences", "2", "--embedding-cache", str(tmp_path / "c.npz")]) == 0
+    assert ExtractiveSummarizer.from_pretrained(out).config.training["encoder"] == f"serving ({key})"
+    assert f"features from encoder: serving ({key})" in (out / "README.md").read_text()
+    with np.load(tmp_path / "c.npz") as z:  # cached vectors are tied to those weights
+        assert str(z["encoder"]) == key
 
 
 def test_eval_errors_are_one_line(tmp_path, capsys):

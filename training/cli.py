@@ -47,7 +47,11 @@ def _register_summarizer(tsub: argparse._SubParsersAction) -> None:
     sm.add_argument("--cluster-data", action="append", default=[], metavar="FORMAT:PATH",
                     help="multi-article clusters for the coverage scorer (repeatable): neus:train.source")
     sm.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory (written atomically)")
-    sm.add_argument("--encoder", default="default", help="encoder: 'default', a hub id or a directory")
+    sm.add_argument("--encoder", default="serving",
+                    help="sentence encoder: 'serving' (default: the stance checkpoint's, which the Analyzer embeds "
+                         "with), 'default' (the packaged base encoder), a hub id or a directory")
+    sm.add_argument("--model", default="", metavar="DIR",
+                    help="stance checkpoint whose encoder 'serving' means (default: the shipped one)")
     sm.add_argument("--sentences", type=int, default=3, help="oracle budget in sentences (default 3)")
     sm.add_argument("--hidden", type=int, default=0, help="hidden width of an MLP scorer (0: logistic regression)")
     sm.add_argument("--c", type=float, default=0.1, help="inverse regularisation strength (default 0.1)")
@@ -75,7 +79,7 @@ def _train_summarizer(ns: argparse.Namespace) -> int:
     from .summarizer import TrainSummarizerArgs, train_summarizer
 
     args = TrainSummarizerArgs(
-        data=ns.data, cluster_data=ns.cluster_data, out=ns.out, encoder=ns.encoder, sentences=ns.sentences,
+        data=ns.data, cluster_data=ns.cluster_data, out=ns.out, encoder=ns.encoder, model=ns.model, sentences=ns.sentences,
         hidden=ns.hidden, c=ns.c, mmr_lambda=ns.mmr_lambda, limit=ns.limit, seed=ns.seed,
         embedding_cache=ns.embedding_cache, cv=ns.cv,
         command=_command_line(),

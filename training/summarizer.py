@@ -43,7 +43,8 @@ class TrainSummarizerArgs:
     data: list[str] = field(default_factory=list)  # FORMAT:PATH (single-article training data)
     cluster_data: list[str] = field(default_factory=list)  # FORMAT:PATH (clusters for the multi scorer)
     out: str = "model/weights/summarizer"
-    encoder: str = "default"
+    encoder: str = "serving"  # 'serving': the stance checkpoint's encoder, which the Analyzer embeds with
+    model: str = ""  # stance checkpoint that 'serving' means (default: the shipped one)
     sentences: int = 3  # oracle budget
     hidden: int = 0  # 0: logistic regression
     c: float = 1.0  # inverse L2 strength
@@ -79,6 +80,25 @@ def file_sha256(path: str) -> str:
     if not p.is_file():
         return ""
     return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def load_encoder(encoder_ref: str, stance_dir: str | None = None):
+    """(encoder, cache key). 'serving' is the stance checkpoint's (possibly fine-tuned) encoder: the one the
+    Analyzer embeds with at inference, so the scorer is trained and evaluated on the features it is served.
+    Its cache key carries the sha256 of the checkpoint's weight files, so cached embeddings follow them.
+    """
+    if encoder_ref == "serving":
+        from model.pipeline import default_stance_path
+        from model.stance import StanceModel
+
+        path = Path(stance_dir) if stance_dir else default_stance_path()
+        h = hashlib.sha256()
+        for f in sorted(path.rglob("*.safetensors")):
+            h.update(f"{f.relative_to(path).as_posix()}\0{hashlib.sha256(f.read_bytes()).hexdigest()}\n".encode())
+        return StanceModel.from_pretrained(path).encoder, "serving:" + h.hexdigest()
+    from model.encoder import Encoder
+
+    return Encoder(encoder_ref), encoder_ref
 
 
 def doc_articles(doc: SummDoc) -> list[Article]:
@@ -252,6 +272,7 @@ def model_card(summ: ExtractiveSummarizer) -> str:
         f"- command: `{t.get('command', '')}`",
         f"- single-article data: {', '.join(t.get('data', [])) or 'none'} ({t.get('single_sentences', 0)} sentences)",
         f"- cluster data: {', '.join(t.get('cluster_data', [])) or 'none'} ({t.get('multi_sentences', 0)} sentences)",
+        f"- features from encoder: {t.get('encoder')}",
         f"- oracle budget: {t.get('sentences')} sentences; scorer: {'MLP ' + str(t.get('hidden')) if t.get('hidden') else 'logistic regression'}",
         "",
         f"- cross-validation on the single-article data (held-out folds): {json.dumps(t.get('cv'), sort_keys=True)}",
@@ -265,10 +286,8 @@ def model_card(summ: ExtractiveSummarizer) -> str:
 
 def train_summarizer(args: TrainSummarizerArgs, log: Callable[[str], None] | None = None) -> Path:
     log = log or (lambda m: print(m, file=sys.stderr))
-    from model.encoder import Encoder
-
-    encoder = Encoder(args.encoder)
-    cache = EmbeddingCache(args.embedding_cache or None, args.encoder)
+    encoder, encoder_key = load_encoder(args.encoder, args.model or None)
+    cache = EmbeddingCache(args.embedding_cache or None, encoder_key)
 
     def load(specs: list[str]) -> list[SummDoc]:
         docs = []
@@ -285,7 +304,8 @@ def train_summarizer(args: TrainSummarizerArgs, log: Callable[[str], None] | Non
     cluster_docs = load(args.cluster_data)
     training = {"command": args.command, "data": list(args.data), "cluster_data": list(args.cluster_data),
                 "data_sha256": {s: file_sha256(split_spec(s)[1]) for s in args.data + args.cluster_data},
-                "encoder": args.encoder, "sentences": args.sentences, "hidden": args.hidden, "c": args.c,
+                "encoder": args.encoder if args.encoder != "serving" else f"serving ({encoder_key})",
+                "sentences": args.sentences, "hidden": args.hidden, "c": args.c,
                 "seed": args.seed, "limit": args.limit}
     config = ScorerConfig(mmr_lambda=args.mmr_lambda)
     if single_docs:
