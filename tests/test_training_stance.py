@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from model.stance import StanceModel
 from training.data import DataError
@@ -158,6 +159,43 @@ def test_partial_mode_saved_model_equals_trained_model(user_csv, tiny_encoder_di
     p = loaded.predict_proba(dev.texts)[:, 1]
     f1 = macro_f1(np.array(dev.y), (p >= loaded.config.threshold).astype(int))
     assert f1 == pytest.approx(metrics["dev"]["macro_f1"], abs=1e-4)
+
+
+def test_a_second_stage_starts_from_the_first_and_saves_every_layer_either_changed(user_csv, tiny_encoder_dir,
+                                                                                   tmp_path):
+    """--init: intermediate-task training. The first stage tunes two layers, the second only the top one; the
+    saved delta must still hold both, so the checkpoint reproduces the model the second stage ended with."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    train_stance(TrainStanceArgs(data=[str(user_csv)], out=str(first), mode="partial", encoder=str(tiny_encoder_dir),
+                                 epochs=1, train_layers=2, lr=1e-3), log=lambda m: None)
+    train_stance(TrainStanceArgs(data=[str(user_csv)], out=str(second), mode="partial", init=str(first),
+                                 encoder=str(tiny_encoder_dir), epochs=1, train_layers=1, lr=1e-3),
+                 log=lambda m: None)
+    a, b = StanceModel.from_pretrained(first), StanceModel.from_pretrained(second)
+    assert b.config.train_layers == 2
+    sa, sb = a.encoder.model.state_dict(), b.encoder.model.state_dict()
+    n = len(a.encoder.model.encoder.layer)
+    lower = [k for k in sa if k.startswith(f"encoder.layer.{n - 2}.")]
+    top = [k for k in sa if k.startswith(f"encoder.layer.{n - 1}.")]
+    base = StanceModel.new(str(tiny_encoder_dir)).encoder.model.state_dict()
+    assert lower and all(torch.equal(sa[k], sb[k]) for k in lower)  # the first stage's layer, kept ...
+    assert any(not torch.equal(base[k], sb[k]) for k in lower)  # ... and it is not the base encoder's
+    assert any(not torch.equal(base[k], sb[k]) for k in top)
+    assert any("first stage" in d for d in b.config.training["data"])
+
+
+def test_init_refuses_a_checkpoint_it_cannot_continue(user_csv, tiny_encoder_dir, tmp_path, capsys):
+    from api.cli import main
+
+    fast = tmp_path / "fast"
+    train_stance(TrainStanceArgs(data=[str(user_csv)], out=str(fast), encoder=str(tiny_encoder_dir), epochs=5),
+                 log=lambda m: None)
+    capsys.readouterr()
+    rc = main(["train", "stance", "--data", str(user_csv), "--init", str(fast), "--mode", "partial",
+               "--encoder", str(tiny_encoder_dir), "--out", str(tmp_path / "x")])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and last.startswith("presslens: error: --init") and "cannot start a 'partial' run" in last
+    assert not (tmp_path / "x").exists()
 
 
 def test_best_threshold_and_macro_f1():

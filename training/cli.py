@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--threshold-prior", default="train", choices=["train", "dev"],
                     help="choose the sentence threshold for the training data's label balance (default) or the dev data's")
     st.add_argument("--limit", type=int, default=0, help="use at most N training sentences")
+    st.add_argument("--init", default="", metavar="DIR",
+                    help="start the encoder from this stance checkpoint (a first stage trained on other data)")
     st.set_defaults(func=_train_stance)
     _register_summarizer(tsub)
 
@@ -95,7 +97,7 @@ def _train_stance(ns: argparse.Namespace) -> int:
         data=ns.data, dev=ns.dev, exclude=ns.exclude, format=ns.format, out=ns.out, encoder=ns.encoder,
         mode=ns.mode, epochs=ns.epochs, lr=ns.lr, batch_size=ns.batch_size, hidden=ns.hidden,
         max_length=ns.max_length, head_lr=ns.head_lr, train_layers=ns.train_layers, seed=ns.seed, limit=ns.limit,
-        calibrate_articles=ns.calibrate_articles, max_fer=ns.max_fer, threshold_prior=ns.threshold_prior,
+        calibrate_articles=ns.calibrate_articles, max_fer=ns.max_fer, threshold_prior=ns.threshold_prior, init=ns.init,
         command=_command_line(),
     )
     train_stance(args, log=lambda m: print(m, file=sys.stderr))

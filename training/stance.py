@@ -65,6 +65,9 @@ class TrainStanceArgs:
     # training data's share of editorial sentences; "dev" takes the dev data as it is
     threshold_prior: str = "train"
     dev_fraction: float = 0.2  # without --dev: share of the training data held out as dev
+    # a stance checkpoint (partial or full) whose fine-tuned encoder this run starts from: a first stage
+    # trained on other data (intermediate-task training); the head starts fresh
+    init: str = ""
     command: str = ""
 
     def __post_init__(self) -> None:
@@ -388,9 +391,25 @@ def calibrate_on_basil(model: StanceModel, basil_dir: str, max_fer: float = 0.02
     return record
 
 
+def _load_init(args: TrainStanceArgs) -> StanceModel:
+    """The ``--init`` checkpoint, checked to be one this run can continue from and still save faithfully."""
+    from model.stance import StanceModel as _Stance
+
+    init = _Stance.from_pretrained(args.init)
+    allowed = {"partial": ("partial", "full"), "full": ("full",)}.get(init.config.mode, ())
+    if args.mode not in allowed:
+        raise DataError(f"--init {args.init}: a {init.config.mode!r} checkpoint cannot start a {args.mode!r} run "
+                        "(a partial one can start partial or full runs, a full one full runs)")
+    if init.config.encoder != args.encoder:
+        raise DataError(f"--init {args.init} was trained from encoder {init.config.encoder!r}, "
+                        f"not --encoder {args.encoder!r}")
+    return init
+
+
 def train_stance(args: TrainStanceArgs, log=print) -> dict:
     """Train, choose epoch and threshold on dev, evaluate, and write the checkpoint. Returns metrics."""
     t0 = time.time()
+    init = _load_init(args) if args.init else None  # before seeding, so loading it cannot move the RNG
     set_seed(args.seed)
     train = concat([load_sentences(p, args.format) for p in args.data])
     dev = concat([load_sentences(p) for p in args.dev]) if args.dev else None
@@ -408,6 +427,10 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
     model.head = build_head(model.config.dim, args.hidden)
     if args.mode == "partial":
         model.config.train_layers = args.train_layers
+    if init is not None:
+        model.encoder.model.load_state_dict(init.encoder.model.state_dict())
+        log(f"encoder initialised from {args.init} ({init.config.mode}, trained on "
+            f"{', '.join(init.config.training.get('data', [])) or 'unknown data'})")
     if args.mode == "fast":
         info = _train_head_fast(model, train, dev, args, log)
     else:
@@ -426,6 +449,8 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         if prior is not None:  # the score the threshold (and a choice among seeds) is made on
             metrics["dev"]["macro_f1_at_train_prior"] = round(weighted, 4)
     model.config.threshold = threshold
+    if init is not None and args.mode == "partial":  # save every layer either stage changed
+        model.config.train_layers = max(args.train_layers, init.config.train_layers)
     if args.article_rule:
         model.config.article_rule = ArticleRule(**args.article_rule)
     if args.calibrate_articles:
@@ -434,12 +459,14 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         p = model.predict_proba(ex.texts)[:, 1]
         metrics[Path(ex.source).name] = {"macro_f1": round(macro_f1(np.array(ex.y), (p >= threshold).astype(int)), 4),
                                          "n": len(ex)}
-    sources = list(args.data) + [f"{d} (dev: epoch and threshold)" for d in args.dev]
+    init_data = list(init.config.training.get("data", [])) if init is not None else []
+    sources = ([f"{d} (first stage, --init {args.init})" for d in init_data] + list(args.data)
+               + [f"{d} (dev: epoch and threshold)" for d in args.dev])
     if args.calibrate_articles:
         sources.append(f"{args.calibrate_articles} (calibration half: in-article threshold and article rule)")
     if not args.dev and dev is not None:
         sources.append(f"{len(dev)} sentences held out of the training data (dev: epoch and threshold)")
-    used = args.data + args.dev + ([args.calibrate_articles] if args.calibrate_articles else [])
+    used = init_data + args.data + args.dev + ([args.calibrate_articles] if args.calibrate_articles else [])
     licences = sorted({lic for key, lic in LICENCES.items() if any(key in s.lower() for s in used)})
     model.config.training = {
         "data": sources, "excluded": list(args.exclude), "licences": licences, "metrics": metrics,
