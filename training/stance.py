@@ -393,9 +393,7 @@ def calibrate_on_basil(model: StanceModel, basil_dir: str, max_fer: float = 0.02
 
 def _load_init(args: TrainStanceArgs) -> StanceModel:
     """The ``--init`` checkpoint, checked to be one this run can continue from and still save faithfully."""
-    from model.stance import StanceModel as _Stance
-
-    init = _Stance.from_pretrained(args.init)
+    init = StanceModel.from_pretrained(args.init)
     allowed = {"partial": ("partial", "full"), "full": ("full",)}.get(init.config.mode, ())
     if args.mode not in allowed:
         raise DataError(f"--init {args.init}: a {init.config.mode!r} checkpoint cannot start a {args.mode!r} run "
