@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from model.encoder import ModelLoadError
+from model.io import checksums
 from model.pipeline import Analyzer, default_stance_path, default_summarizer_path
 from model.stance import LABELS, StanceModel
 from model.text import Article
@@ -25,22 +26,6 @@ _SMOKE = Article(
     "next week. Frankly, this whole exercise is a waste of everyone's time.",
     id="smoke",
 )
-_HASHED_SUFFIXES = (".json", ".safetensors", ".txt", ".model")
-
-
-def checksums(directory: Path) -> dict[str, str]:
-    """sha256 of every weight/config file in a checkpoint, by relative path (the model card is not hashed)."""
-    out = {}
-    for f in sorted(directory.rglob("*")):
-        if f.is_file() and f.suffix in _HASHED_SUFFIXES and not f.name.startswith("."):
-            h = hashlib.sha256()
-            with f.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            out[str(f.relative_to(directory))] = h.hexdigest()
-    return out
-
-
 def version_of(sums: dict[str, str], encoder: str = "") -> str:
     """A short id that changes whenever any weight or config file (or the base encoder) changes."""
     blob = json.dumps({"files": sums, "encoder": encoder}, sort_keys=True).encode()

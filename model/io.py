@@ -1,10 +1,11 @@
-"""Atomic checkpoint directories: write into a temporary sibling, then rename into place."""
+"""Checkpoint directories: written atomically (a temporary sibling, then a rename), and their checksums."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -75,3 +76,19 @@ def atomic_dir(directory: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_HASHED_SUFFIXES = (".json", ".safetensors", ".txt", ".model")
+
+
+def checksums(directory: Path) -> dict[str, str]:
+    """sha256 of every weight/config file in a checkpoint, by relative path (the model card is not hashed)."""
+    out = {}
+    for f in sorted(directory.rglob("*")):
+        if f.is_file() and f.suffix in _HASHED_SUFFIXES and not f.name.startswith("."):
+            h = hashlib.sha256()
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[str(f.relative_to(directory))] = h.hexdigest()
+    return out

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.io import checksums
 from model.summarizer import (
     FEATURES,
     Candidate,
@@ -92,10 +93,9 @@ def load_encoder(encoder_ref: str, stance_dir: str | None = None):
         from model.stance import StanceModel
 
         path = Path(stance_dir) if stance_dir else default_stance_path()
-        h = hashlib.sha256()
-        for f in sorted(path.rglob("*.safetensors")):
-            h.update(f"{f.relative_to(path).as_posix()}\0{hashlib.sha256(f.read_bytes()).hexdigest()}\n".encode())
-        return StanceModel.from_pretrained(path).encoder, "serving:" + h.hexdigest()
+        weights = {name: h for name, h in checksums(path).items() if name.endswith(".safetensors")}
+        key = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()
+        return StanceModel.from_pretrained(path).encoder, "serving:" + key
     from model.encoder import Encoder
 
     return Encoder(encoder_ref), encoder_ref
