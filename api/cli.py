@@ -12,8 +12,6 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 
 class UsageError(Exception):
     """A user-facing problem with the command's input."""
@@ -224,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before any tokenizer loads; not at import
     parser = build_parser()
     ns = parser.parse_args(argv)
     from model.encoder import ModelLoadError

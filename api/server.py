@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+
+from eval.server import wait_until_ready
 
 from .settings import Settings
 
@@ -21,28 +22,6 @@ def run(host: str | None = None, port: int | None = None, model: str | None = No
     # One process: the batch worker thread owns the model; more uvicorn workers would each load a copy.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 timeout_graceful_shutdown=30)
-
-
-def wait_until_ready(url: str, alive: Callable[[], bool], timeout: float, interval: float = 0.05) -> str:
-    """Poll ``url`` until it answers 200: ``"ready"``, ``"died"`` once ``alive()`` is false, or ``"timeout"``.
-
-    One loop for every caller that starts a server and waits for it (tests, benchmark, fuzz and soak).
-    """
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            if not alive():
-                return "died"
-            try:
-                if client.get(url).status_code == 200:
-                    return "ready"
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                return "timeout"
-            time.sleep(interval)
 
 
 @contextlib.contextmanager

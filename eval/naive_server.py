@@ -20,9 +20,6 @@ import os
 import sys
 from contextlib import asynccontextmanager
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
 from pydantic import BaseModel, Field
 
 
@@ -88,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--model", default=None, help="stance checkpoint directory (default: the shipped one)")
     ns = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before the tokenizer loads; not at import
     import uvicorn
 
     uvicorn.run(create_naive_app(ns.model), host=ns.host, port=ns.port, log_level="warning")

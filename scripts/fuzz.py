@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serverproc import running_server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from eval.server import running_server  # noqa: E402
 
 API_KEY = "fuzz-api-key"
 ADMIN_TOKEN = "fuzz-admin-token"

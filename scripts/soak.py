@@ -33,8 +33,9 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serverproc import ROOT, running_server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from eval.server import REPO_ROOT as ROOT  # noqa: E402
+from eval.server import running_server  # noqa: E402
 
 ADMIN_TOKEN = "soak-admin-token"
 SEEDS = sorted((ROOT / "tests" / "fixtures").glob("00[0-4]_*.txt"))

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from eval import bench
+from eval.floor import encoder_cost, matmul_gflops
+from eval.load import request_sequence
+from eval.server import ServerProcess, ServerStartError, free_port, peak_rss_mb
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def test_article_mix_is_fixed_and_sized(mix):
 
 
 def test_request_sequence_repeats_the_mix_in_order(mix):
-    seq = bench.request_sequence(mix, 6)
+    seq = request_sequence(mix, 6)
     assert [a["id"] for a in seq] == [a["id"] for a in mix] + [mix[0]["id"], mix[1]["id"]]
 
 
@@ -46,7 +49,7 @@ def test_encoder_cost_counts_tokens_and_flops(tiny_encoder_dir):
 
     enc = Encoder(tiny_encoder_dir)
     arts = [{"id": "a", "text": "Talks in London.\n\nThe minister said the talks would go on."}]
-    cost = bench.encoder_cost(enc, arts)
+    cost = encoder_cost(enc, arts)
     manual = sum(p.numel() for n, p in enc.model.named_parameters()
                  if not n.startswith(("embeddings", "pooler")))
     assert cost.params_nonembedding == manual
@@ -56,15 +59,15 @@ def test_encoder_cost_counts_tokens_and_flops(tiny_encoder_dir):
 
 
 def test_matmul_rate_is_measured():
-    mm = bench.matmul_gflops(shapes=[(64, 64, 64), (128, 32, 64)], seconds=0.2)
+    mm = matmul_gflops(shapes=[(64, 64, 64), (128, 32, 64)], seconds=0.2)
     assert mm["gflops"] > 0 and set(mm["by_shape"]) == {"64x64x64", "128x32x64"}
     assert mm["gflops"] == max(mm["by_shape"].values())
 
 
 def test_peak_rss_and_free_port():
-    rss = bench.peak_rss_mb(os.getpid())
+    rss = peak_rss_mb(os.getpid())
     assert rss is None or rss > 10  # a Python with numpy loaded holds well over 10 MiB
-    port = bench.free_port()
+    port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
 
@@ -134,15 +137,15 @@ def test_server_that_exits_or_hangs_is_reported_and_stopped(tmp_path):
     import sys
     import time
 
-    dead = bench.Server("dead", [sys.executable, "-c", "print('boom: no model'); raise SystemExit(3)"],
-                        bench.free_port(), tmp_path / "dead.log")
-    with pytest.raises(bench.BenchError, match=r"dead server exited with code 3 before it was ready: boom"):
+    dead = ServerProcess("dead", [sys.executable, "-c", "print('boom: no model'); raise SystemExit(3)"],
+                        free_port(), tmp_path / "dead.log")
+    with pytest.raises(ServerStartError, match=r"dead server exited with code 3 before it was ready: boom"):
         dead.start(timeout=30)
     dead.stop()
-    slow = bench.Server("slow", [sys.executable, "-c", "import time; time.sleep(60)"], bench.free_port(),
+    slow = ServerProcess("slow", [sys.executable, "-c", "import time; time.sleep(60)"], free_port(),
                         tmp_path / "slow.log")
     t0 = time.monotonic()
-    with pytest.raises(bench.BenchError, match="slow server was not ready after 1 s"):
+    with pytest.raises(ServerStartError, match="slow server was not ready after 1 s"):
         slow.start(timeout=1.0)
     pid = slow.proc.pid
     slow.stop()

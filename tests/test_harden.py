@@ -169,7 +169,8 @@ def test_kill_9_of_the_server_during_feedback_writes_keeps_every_acknowledged_ro
     import signal
 
     import httpx
-    from serverproc import running_server
+
+    from eval.server import running_server
 
     db = tmp_path / "feedback.sqlite3"
     env = {"PRESSLENS_FEEDBACK_DB": str(db)}
