@@ -134,13 +134,13 @@ def _scorer():
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a reference summary, with the same pysbd segmenter presslens uses for articles."""
-    from model.text import _segmenter
+    from model.text import sentence_segmenter
 
     out = []
     for para in text.split("\n"):
         para = para.strip()
         if para:
-            out.extend(s.strip() for s in _segmenter().segment(para) if s.strip())
+            out.extend(s.strip() for s in sentence_segmenter().segment(para) if s.strip())
     return out
 
 

@@ -64,12 +64,12 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
 
 # -- data ------------------------------------------------------------------------------------------
 def load_labelled_articles(path: str, fmt: str) -> list[dict]:
-    from training.data import _GENERIC_LABELS, DataError, _load_rows
+    from training.data import GENERIC_LABELS, DataError, load_rows
 
     if not Path(path).is_file():
         raise EvalError(f"{path}: no such file")
     try:
-        rows = _load_rows(path, fmt)
+        rows = load_rows(path, fmt)
     except DataError as exc:
         raise EvalError(str(exc)) from exc
     except Exception as exc:
@@ -79,7 +79,7 @@ def load_labelled_articles(path: str, fmt: str) -> list[dict]:
         raise EvalError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     out = []
     for i, r in enumerate(rows, start=1):
-        label = _GENERIC_LABELS.get(str(r["label"]).strip().lower())
+        label = GENERIC_LABELS.get(str(r["label"]).strip().lower())
         if label is None:
             raise EvalError(f"{path}: row {i}: unknown label {r['label']!r} (expected neutral or editorial)")
         if not isinstance(r["text"], str) or not r["text"].strip():

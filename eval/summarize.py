@@ -56,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _data_files(path: str, fmt: str) -> list[Path]:
     if fmt == "neus":
-        from training.summ_data import _neus_paths
+        from training.summ_data import neus_paths
 
-        return list(_neus_paths(path))
+        return list(neus_paths(path))
     return [Path(path)]
 
 

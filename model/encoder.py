@@ -72,7 +72,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
-def _packable(model) -> bool:
+def packable(model) -> bool:
     """True for a plain BERT encoder (MiniLM included) that the packed forward reproduces exactly."""
     from transformers import BertModel
 
@@ -214,7 +214,7 @@ class Encoder:
         if not texts:
             return out
         self.model.eval()
-        if self.packed and _packable(self.model):
+        if self.packed and packable(self.model):
             return self._encode_packed(texts, out)
         lengths = [len(t) for t in texts]  # characters track tokens closely enough to bucket by
         with torch.inference_mode():

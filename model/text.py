@@ -157,7 +157,8 @@ def clean_lines(text: str, title: str | None = None) -> tuple[str | None, list[s
 _local = threading.local()
 
 
-def _segmenter():
+def sentence_segmenter():
+    """This thread's pysbd Segmenter (English, no cleaning): the one sentence splitter everything uses."""
     # One pysbd Segmenter per thread: it keeps the text being split on the instance, so a shared one
     # mixes up sentences when the API prepares several requests at once (found by the soak test).
     seg = getattr(_local, "segmenter", None)
@@ -172,7 +173,7 @@ def split_sentences(paragraph: str) -> list[tuple[int, int]]:
     """Sentence spans (start, end) inside one paragraph, found with pysbd and located exactly."""
     spans: list[tuple[int, int]] = []
     cursor = 0
-    for piece in _segmenter().segment(paragraph):
+    for piece in sentence_segmenter().segment(paragraph):
         piece = piece.strip()
         if not piece:
             continue

@@ -83,12 +83,12 @@ def test_packed_forward_equals_the_padded_one(tiny_encoder_dir, monkeypatch):
 
 
 def test_models_the_packed_forward_does_not_cover_use_the_padded_one(tiny_encoder_dir):
-    from model.encoder import _packable
+    from model.encoder import packable
 
     enc = Encoder(str(tiny_encoder_dir))
-    assert _packable(enc.model)
+    assert packable(enc.model)
     enc.model.config.hidden_act = "silu"  # an activation the packed forward does not reproduce
-    assert not _packable(enc.model)
+    assert not packable(enc.model)
     texts = ["kerry said the talks", "lavrov in london"]
     np.testing.assert_allclose(enc.encode(texts), Encoder(str(tiny_encoder_dir), packed=False,
                                                           model=enc.model, tokenizer=enc.tokenizer).encode(texts))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 FORMATS = ("auto", "checkthat", "newssd", "babe", "csv", "tsv", "jsonl", "parquet")
 
-_GENERIC_LABELS = {
+GENERIC_LABELS = {
     "neutral": "neutral", "editorial": "editorial",
     "0": "neutral", "1": "editorial",
     "obj": "neutral", "subj": "editorial",
@@ -83,7 +83,7 @@ def detect_format(path: str) -> str:
     return "csv"
 
 
-def _load_rows(path: str, fmt: str):
+def load_rows(path: str, fmt: str):
     """Rows as a ``datasets.Dataset`` for file formats, or a hub dataset's train split."""
     from datasets import load_dataset
 
@@ -116,7 +116,7 @@ def load_sentences(path: str, fmt: str = "auto") -> LabelledSentences:
     if fmt != "hub" and not Path(path).is_file():
         raise DataError(f"{path}: no such file")
     try:
-        rows = _load_rows(path, fmt)
+        rows = load_rows(path, fmt)
     except DataError:
         raise
     except Exception as exc:  # datasets / pandas / pyarrow parse errors
@@ -124,13 +124,13 @@ def load_sentences(path: str, fmt: str = "auto") -> LabelledSentences:
         raise DataError(f"{path}: cannot parse as {fmt}: {msg}") from exc
     cols = set(rows.column_names)
     if fmt == "checkthat":
-        text_col, label_col, mapping = "sentence", "label", _GENERIC_LABELS
+        text_col, label_col, mapping = "sentence", "label", GENERIC_LABELS
     elif fmt == "newssd":
-        text_col, label_col, mapping = "Sentence", "Label", _GENERIC_LABELS
+        text_col, label_col, mapping = "Sentence", "Label", GENERIC_LABELS
     elif fmt == "babe":
         text_col, label_col, mapping = "text", "label_opinion", _BABE_LABELS
     else:
-        text_col, label_col, mapping = "text", "label", _GENERIC_LABELS
+        text_col, label_col, mapping = "text", "label", GENERIC_LABELS
     missing = {text_col, label_col} - cols
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(sorted(missing))}; found {', '.join(sorted(cols))}")

@@ -84,7 +84,7 @@ def parse_neus_item(text: str) -> tuple[str, str]:
     return m.group("title").strip(), m.group("body").strip()
 
 
-def _neus_paths(spec: str | Path) -> tuple[Path, Path]:
+def neus_paths(spec: str | Path) -> tuple[Path, Path]:
     text = str(spec)
     if ":" in text and not Path(text).exists():
         d, split = text.rsplit(":", 1)
@@ -98,7 +98,7 @@ def _neus_paths(spec: str | Path) -> tuple[Path, Path]:
 
 
 def load_neus(spec: str | Path) -> list[SummDoc]:
-    src, tgt = _neus_paths(spec)
+    src, tgt = neus_paths(spec)
     _need_file(src)
     _need_file(tgt)
     try:
