@@ -30,10 +30,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .files import write_json, write_text
 from .floor import encoder_cost, matmul_gflops
 from .load import LoadError, bench_systems
-from .report import REPO_ROOT, markdown_table, plot_throughput, write_json, write_run_info, write_text
+from .plots import plot_throughput
+from .provenance import REPO_ROOT, write_run_info
 from .server import ServerProcess, ServerStartError, free_port, serve_command
+from .tables import markdown_table
 
 DEFAULT_LEVELS = (1, 8, 32)
 DEFAULT_LENGTHS = (80, 200, 400, 800)

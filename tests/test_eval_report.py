@@ -175,14 +175,16 @@ def test_plots_write_readable_pngs(tmp_path):
 def test_plot_labels_and_legends_are_set(tmp_path, monkeypatch):
     """The plots carry titles, axis labels and legends (checked on the matplotlib figure itself)."""
     seen = []
-    real_save = report._save
+    from eval import plots
+
+    real_save = plots._save
 
     def capture(fig, path):
         seen.append([(ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_legend() is not None)
                      for ax in fig.axes])
         return real_save(fig, path)
 
-    monkeypatch.setattr(report, "_save", capture)
+    monkeypatch.setattr(plots, "_save", capture)
     report.plot_throughput([1, 8, 32], {"presslens": [5, 20, 22], "naive": [1, 1.2, 1.1]}, tmp_path / "tp.png")
     report.plot_reliability_diagram(np.array([0, 1, 1, 0]), {"m": np.array([0.1, 0.8, 0.7, 0.4])},
                                     tmp_path / "rel.png")
