@@ -1,0 +1,274 @@
+"""The stance training loops: a fast head over frozen embeddings, and LP-FT fine-tuning (partial, adapter,
+full) that keeps the epoch with the best dev macro-F1."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from model.encoder import Encoder, length_buckets, mean_pool
+from model.stance import (
+    StanceModel,
+    round_to_half,
+    top_layer_prefixes,
+)
+
+from .data import LabelledSentences
+from .selection import best_threshold, macro_f1
+
+if TYPE_CHECKING:
+    from .stance import TrainStanceArgs
+
+
+def _pos_weight(y: np.ndarray) -> torch.Tensor:
+    pos = max(1, int(y.sum()))
+    return torch.tensor([(len(y) - pos) / pos], dtype=torch.float32)
+
+
+def train_head_fast(model: StanceModel, train: LabelledSentences, dev: LabelledSentences | None,
+                     args: TrainStanceArgs, log) -> dict:
+    x = torch.as_tensor(model.encoder.encode(train.texts))
+    y = torch.as_tensor(train.y, dtype=torch.float32)
+    xd = torch.as_tensor(model.encoder.encode(dev.texts)) if dev else None
+    head = model.head.train()
+    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=1e-2)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_pos_weight(y.numpy()))
+    best = {"f1": -1.0, "epoch": 0, "state": None}
+    for epoch in range(1, args.epochs + 1):
+        opt.zero_grad()
+        loss = loss_fn(head(x).squeeze(-1), y)
+        loss.backward()
+        opt.step()
+        if xd is not None and (epoch % 10 == 0 or epoch == args.epochs):
+            head.eval()
+            with torch.inference_mode():
+                p = torch.sigmoid(head(xd).squeeze(-1)).numpy()
+            head.train()
+            f1 = macro_f1(np.array(dev.y), (p >= 0.5).astype(int))
+            if f1 > best["f1"]:
+                best = {"f1": f1, "epoch": epoch, "state": {k: v.clone() for k, v in head.state_dict().items()}}
+    if best["state"] is not None:
+        head.load_state_dict(best["state"])
+    head.eval()
+    log(f"fast head: best dev macro-F1 {best['f1']:.4f} at epoch {best['epoch']}")
+    return {"best_epoch": best["epoch"]}
+
+
+def _length_batches(lengths: list[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of similar length: far less padding than random batches, still a random order."""
+    noisy = np.asarray(lengths, dtype=float) + rng.uniform(0, 6, len(lengths))
+    order = np.argsort(noisy, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class TopLayers:
+    """Run only the top ``k`` layers of a BERT-style encoder from cached inputs.
+
+    Partial fine-tuning leaves the embeddings and the lower layers frozen, so their output for each
+    sentence is computed once; every epoch then costs only the top layers' forward and backward pass.
+    """
+
+    def __init__(self, enc: Encoder, k: int):
+        top_layer_prefixes(enc.model, k)  # validates the architecture and k
+        self.enc = enc
+        n = len(enc.model.encoder.layer)
+        self.split = n - k
+        self.layers = enc.model.encoder.layer[self.split :]
+        for name, p in enc.model.named_parameters():
+            p.requires_grad = name.startswith(tuple(top_layer_prefixes(enc.model, k)))
+
+    def cache(self, texts: list[str], batch_size: int = 64) -> list[torch.Tensor]:
+        enc = self.enc
+        states: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+        enc.model.eval()
+        with torch.inference_mode():
+            for idx in length_buckets([len(t) for t in texts], batch_size):
+                batch = enc.tokenize([texts[i] for i in idx])
+                out = enc.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                output_hidden_states=True)
+                h = out.hidden_states[self.split]
+                lens = batch["attention_mask"].sum(1).tolist()
+                for row, i in enumerate(idx):
+                    states[i] = h[row, : lens[row]].detach().clone()
+        return states
+
+    def forward(self, states: list[torch.Tensor]) -> torch.Tensor:
+        from transformers.masking_utils import create_bidirectional_mask
+
+        h = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
+        lens = torch.tensor([len(s) for s in states], device=h.device)
+        mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lens[:, None]).long()
+        ext = create_bidirectional_mask(config=self.enc.model.config, inputs_embeds=h, attention_mask=mask)
+        for layer in self.layers:
+            h = layer(h, ext)
+        return torch.nn.functional.normalize(mean_pool(h, mask), p=2, dim=-1)
+
+    def embed(self, states: list[torch.Tensor], batch_size: int = 64) -> torch.Tensor:
+        self.enc.model.eval()
+        out = torch.zeros(len(states), self.enc.dim)
+        with torch.inference_mode():
+            for idx in length_buckets([len(s) for s in states], batch_size):
+                out[idx] = self.forward([states[i] for i in idx]).float().cpu()
+        return out
+
+
+def _fit_linear_probe(head: torch.nn.Module, x: torch.Tensor, y: np.ndarray, xd: torch.Tensor | None,
+                      yd: np.ndarray | None, epochs: int = 300, lr: float = 1e-2) -> tuple[int, float]:
+    """Full-batch AdamW on frozen embeddings; keeps the state with the best dev macro-F1 (or the last)."""
+    yt = torch.as_tensor(y, dtype=torch.float32)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-2)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_pos_weight(y))
+    best = (0, -1.0, None)
+    head.train()
+    for epoch in range(1, epochs + 1):
+        opt.zero_grad()
+        loss_fn(head(x).squeeze(-1), yt).backward()
+        opt.step()
+        if xd is not None and (epoch % 10 == 0 or epoch == epochs):
+            head.eval()
+            with torch.inference_mode():
+                p = torch.sigmoid(head(xd).squeeze(-1)).numpy()
+            head.train()
+            f1 = best_threshold(yd, p)[1]
+            if f1 > best[1]:
+                best = (epoch, f1, {k: v.clone() for k, v in head.state_dict().items()})
+    if best[2] is not None:
+        head.load_state_dict(best[2])
+    head.eval()
+    return best[0] or epochs, best[1]
+
+
+@dataclass
+class _Features:
+    """What fine-tuning reads per sentence: embeddings for the probe, lengths for batching, and (partial
+    mode) the frozen lower layers' cached output for train and dev."""
+
+    x: torch.Tensor
+    xd: torch.Tensor | None
+    lengths: list[int]
+    top: TopLayers | None = None
+    cached: list[torch.Tensor] | None = None
+    cached_dev: list[torch.Tensor] | None = None
+
+
+def _features(enc: Encoder, train: LabelledSentences, dev: LabelledSentences | None, args: TrainStanceArgs,
+              log) -> _Features:
+    if args.mode == "partial":
+        top = TopLayers(enc, args.train_layers)
+        log(f"caching the frozen lower layers' output for {len(train)} + {len(dev) if dev else 0} sentences")
+        cached = top.cache(train.texts)
+        cached_dev = top.cache(dev.texts) if dev is not None else None
+        return _Features(top.embed(cached), top.embed(cached_dev) if dev is not None else None,
+                         [len(s) for s in cached], top, cached, cached_dev)
+    return _Features(torch.as_tensor(enc.encode(train.texts)),
+                     torch.as_tensor(enc.encode(dev.texts)) if dev is not None else None,
+                     enc.count_tokens(train.texts))
+
+
+def _open_encoder(enc: Encoder, args: TrainStanceArgs) -> None:
+    """Make the parameters this mode fine-tunes trainable (partial mode did so in TopLayers)."""
+    if args.mode == "adapter":
+        from peft import LoraConfig, get_peft_model
+
+        enc.model = get_peft_model(enc.model, LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r,
+                                                         lora_dropout=0.1, target_modules=["query", "key", "value", "dense"]))
+    elif args.mode == "full":
+        for p in enc.model.parameters():
+            p.requires_grad = True
+
+
+def _optimizer(enc_params: list, head_params: list, args: TrainStanceArgs, steps: int):
+    opt = torch.optim.AdamW([{"params": enc_params, "lr": args.lr},
+                             {"params": head_params, "lr": args.head_lr}], weight_decay=1e-2)
+    # Linear warm-up over the first 10% of steps, multiplied by a linear decay to 0 over all of them.
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
+                                              * max(0.0, (steps - s) / steps))
+    return opt, sched
+
+
+def _run_epoch(model: StanceModel, feats: _Features, train: LabelledSentences, y_all: np.ndarray, opt, sched,
+               loss_fn, params: list, rng: np.random.Generator, batch_size: int) -> float:
+    """One pass over the training data in length-sorted, shuffled batches; returns the summed loss."""
+    enc = model.encoder
+    enc.model.train()
+    model.head.train()
+    total = 0.0
+    for idx in _length_batches(feats.lengths, batch_size, rng):
+        if feats.top is not None:
+            emb = feats.top.forward([feats.cached[j] for j in idx])
+        else:
+            emb = enc.forward(enc.tokenize([train.texts[j] for j in idx]))
+        logits = model.head(emb).squeeze(-1)
+        loss = loss_fn(logits, torch.as_tensor(y_all[idx], dtype=torch.float32, device=enc.device))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        total += loss.item() * len(idx)
+    enc.model.eval()
+    model.head.eval()
+    return total
+
+
+def _snapshot(model: StanceModel) -> tuple[dict, dict]:
+    return ({k: v.detach().clone() for k, v in model.encoder.model.state_dict().items()},
+            {k: v.detach().clone() for k, v in model.head.state_dict().items()})
+
+
+def _dev_proba(model: StanceModel, feats: _Features, dev: LabelledSentences) -> np.ndarray:
+    if feats.top is not None:
+        with torch.inference_mode():
+            return torch.sigmoid(model.head(feats.top.embed(feats.cached_dev)).squeeze(-1)).numpy()
+    return model.predict_proba(dev.texts)[:, 1]
+
+
+def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSentences | None,
+                   args: TrainStanceArgs, log) -> dict:
+    """LP-FT: fit the head on frozen embeddings first, then fine-tune encoder (or its top layers) and head.
+
+    Starting from a fitted head keeps the first fine-tuning steps from wrecking the pretrained features
+    (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features"); the head gets its own, larger
+    learning rate because it reads L2-normalised embeddings whose entries are small.
+    """
+    enc = model.encoder
+    rng = np.random.default_rng(args.seed)
+    y_all = np.array(train.y)
+    yd = np.array(dev.y) if dev is not None else None
+    feats = _features(enc, train, dev, args, log)
+    ep, f1 = _fit_linear_probe(model.head, feats.x, y_all, feats.xd, yd)
+    log(f"linear probe: dev macro-F1 {f1:.4f} (epoch {ep})")
+    _open_encoder(enc, args)
+    enc_params = [p for p in enc.model.parameters() if p.requires_grad]
+    head_params = list(model.head.parameters())
+    steps = args.epochs * ((len(train) + args.batch_size - 1) // args.batch_size)
+    opt, sched = _optimizer(enc_params, head_params, args, steps)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_pos_weight(y_all).to(enc.device))
+    best = {"f1": f1, "epoch": 0, "state": _snapshot(model) if dev is not None else None}
+    curve = [{"epoch": 0, "dev_macro_f1": round(f1, 4)}]
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.time()
+        total = _run_epoch(model, feats, train, y_all, opt, sched, loss_fn, enc_params + head_params, rng,
+                           args.batch_size)
+        msg = f"epoch {epoch}: train loss {total / len(train):.4f} ({time.time() - t0:.0f}s)"
+        if dev is not None:
+            thr, f1 = best_threshold(yd, _dev_proba(model, feats, dev))
+            curve.append({"epoch": epoch, "dev_macro_f1": round(f1, 4), "threshold": thr})
+            msg += f", dev macro-F1 {f1:.4f} at threshold {thr:.2f}"
+            if f1 > best["f1"]:
+                best = {"f1": f1, "epoch": epoch, "state": _snapshot(model)}
+        log(msg)
+    if best["state"] is not None:
+        enc.model.load_state_dict(best["state"][0])
+        model.head.load_state_dict(best["state"][1])
+    if args.mode == "partial":
+        round_to_half(enc.model, args.train_layers)
+    for p in enc.model.parameters():
+        p.requires_grad = False
+    return {"best_epoch": best["epoch"] if dev is not None else args.epochs, "curve": curve}
