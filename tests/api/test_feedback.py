@@ -121,7 +121,7 @@ _WRITER = textwrap.dedent("""
 
 def test_kill_9_mid_write_keeps_every_acknowledged_row(tmp_path):
     db = tmp_path / "fb.sqlite3"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(db)], stdout=subprocess.PIPE, text=True, env=env)
     acked = []
     try:

@@ -15,7 +15,7 @@ import pytest
 
 from model.stance import StanceModel
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 _NEUTRAL = ["The ministry said talks would resume on {d}.", "Officials met in London on {d} to discuss sanctions.",
             "The vote is scheduled for {d}, the election office said.", "Prices rose 2 percent on {d}, data showed."]

@@ -123,7 +123,7 @@ def test_page_shows_label_summary_and_highlighted_commentary(browser, server, se
 def test_page_takes_html_and_reports_errors(browser, server):
     from selenium.webdriver.common.by import By
 
-    from tests.test_api import PAGE
+    from tests.api.test_api import PAGE
 
     cards = _analyze(browser, server, [PAGE])
     assert len(cards) == 1
