@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from functools import lru_cache
 from pathlib import Path
 
 from model.encoder import ModelLoadError
@@ -21,11 +22,19 @@ from model.text import Article
 
 from .batching import LoadedModel
 
-_SMOKE = Article(
+_SMOKE_TEXT = (
     "Officials met in London on Friday to discuss the sanctions. The ministry said the talks would resume "
-    "next week. Frankly, this whole exercise is a waste of everyone's time.",
-    id="smoke",
+    "next week. Frankly, this whole exercise is a waste of everyone's time."
 )
+
+
+@lru_cache(maxsize=1)
+def smoke_article() -> Article:
+    """The fixed article every model must analyse well-formed before it serves (built on first use, not at
+    import: cleaning and sentence splitting load pysbd)."""
+    return Article(_SMOKE_TEXT, id="smoke")
+
+
 def version_of(sums: dict[str, str], encoder: str = "") -> str:
     """A short id that changes whenever any weight or config file (or the base encoder) changes."""
     blob = json.dumps({"files": sums, "encoder": encoder}, sort_keys=True).encode()
@@ -57,14 +66,14 @@ def describe_summarizer(path: Path | None) -> dict:
 def smoke_test(analyzer: Analyzer) -> None:
     """One prediction on a fixed article; the output must be well-formed or the model is refused."""
     try:
-        (result,) = analyzer.analyze([_SMOKE])
+        (result,) = analyzer.analyze([smoke_article()])
         d = result.to_dict()
     except Exception as exc:
         raise ModelLoadError(f"smoke prediction failed: {type(exc).__name__}: {exc}") from exc
     if d["label"] not in LABELS:
         raise ModelLoadError(f"smoke prediction gave label {d['label']!r}, not one of {LABELS}")
     probs = [s["probability"] for s in d["sentences"]]
-    if len(probs) != len(_SMOKE.sentences) or not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probs):
+    if len(probs) != len(smoke_article().sentences) or not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probs):
         raise ModelLoadError(f"smoke prediction gave malformed sentence probabilities: {probs}")
 
 
