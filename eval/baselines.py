@@ -19,18 +19,18 @@ the selected indices in article order):
 * :func:`lead` -- the first k sentences (Lead-3).
 * :func:`textrank` -- PageRank (power iteration) over a sentence-similarity graph: cosine of encoder
   embeddings when given, else TF-IDF cosine within the article.
-* :func:`greedy_oracle` -- the ceiling: greedily add the sentence that most raises ROUGE-1 + ROUGE-2 F1
+* :func:`training.rouge.greedy_oracle` (objective "best-reference") -- the ceiling: greedily add the sentence that most raises ROUGE-1 + ROUGE-2 F1
   against the best reference, stopping when nothing helps or the budget is spent.
 """
 
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
+
+from training.rouge import greedy_oracle
 
 from .metrics import LABELS, POSITIVE
 
@@ -261,70 +261,6 @@ def textrank(sentences: Sequence[str], k: int = 3, embeddings: np.ndarray | None
     return sorted(order[:k])
 
 
-@lru_cache(maxsize=1)
-def _rouge_tokenizer():
-    from rouge_score import tokenizers
-
-    return tokenizers.DefaultTokenizer(use_stemmer=True)
-
-
-def _ngrams(tokens: Sequence[str], n: int) -> Counter:
-    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-
-
-def _f1(overlap: int, pred: int, ref: int) -> float:
-    if overlap == 0 or pred == 0 or ref == 0:
-        return 0.0
-    p, r = overlap / pred, overlap / ref
-    return 2 * p * r / (p + r)
-
-
-def greedy_oracle(sentences: Sequence[str], references: Sequence[str], k: int = 3) -> list[int]:
-    """The extractive ceiling: greedy selection maximising ROUGE-1 F1 + ROUGE-2 F1 (best reference).
-
-    Tokenisation is rouge-score's (lowercase, Porter stemming) so the oracle optimises what the report
-    measures; n-grams are counted per sentence (no bigrams across a sentence boundary), as in the usual
-    oracle-label recipe. Stops early when no remaining sentence raises the score.
-    """
-    refs = [r for r in references if r and r.strip()]
-    if not refs:
-        raise ValueError("the oracle needs at least one non-empty reference")
-    n = len(sentences)
-    k = _budget(n, k)
-    if n == 0:
-        return []
-    tok = _rouge_tokenizer()
-    sent_grams = [(_ngrams(t, 1), _ngrams(t, 2)) for t in (tok.tokenize(s) for s in sentences)]
-    ref_grams = [(_ngrams(t, 1), _ngrams(t, 2)) for t in (tok.tokenize(r) for r in refs)]
-
-    def score(chosen: Counter, chosen2: Counter) -> float:
-        best = 0.0
-        for r1, r2 in ref_grams:
-            s = (_f1(sum((chosen & r1).values()), sum(chosen.values()), sum(r1.values()))
-                 + _f1(sum((chosen2 & r2).values()), sum(chosen2.values()), sum(r2.values())))
-            best = max(best, s)
-        return best
-
-    selected: list[int] = []
-    uni, bi = Counter(), Counter()
-    current = 0.0
-    while len(selected) < k:
-        best_i, best_s = None, current
-        for i in range(n):
-            if i in selected:
-                continue
-            s = score(uni + sent_grams[i][0], bi + sent_grams[i][1])
-            if s > best_s + 1e-12:
-                best_i, best_s = i, s
-        if best_i is None:
-            break
-        selected.append(best_i)
-        uni += sent_grams[best_i][0]
-        bi += sent_grams[best_i][1]
-        current = best_s
-    return sorted(selected)
-
-
 SUMMARY_BASELINES = ("lead3", "textrank", "oracle")
 
 
@@ -334,5 +270,5 @@ def run_summary_baselines(sentences: Sequence[str], references: Sequence[str], k
     return {
         "lead3": lead(sentences, k),
         "textrank": textrank(sentences, k, embeddings=embeddings),
-        "oracle": greedy_oracle(sentences, references, k),
+        "oracle": greedy_oracle(sentences, references, k, objective="best-reference"),
     }

@@ -8,13 +8,13 @@ times inside a bootstrap. Labels are the strings ``neutral`` and ``editorial``; 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
+from training.rouge import ROUGE_TYPES, best_reference_rouge  # noqa: F401 - ROUGE_TYPES re-exported
+
 LABELS: tuple[str, str] = ("neutral", "editorial")
 POSITIVE = "editorial"
-ROUGE_TYPES: tuple[str, str, str] = ("rouge1", "rouge2", "rougeLsum")
 
 
 def _codes(values: Sequence[str] | np.ndarray, labels: Sequence[str]) -> np.ndarray:
@@ -124,14 +124,6 @@ def binary(labels: Sequence[str], positive: str = POSITIVE) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- ROUGE
 
 
-@lru_cache(maxsize=1)
-def _scorer():
-    from rouge_score import rouge_scorer
-
-    # Stemming on, as in the transformers summarization example and most published news ROUGE.
-    return rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
-
-
 def split_sentences(text: str) -> list[str]:
     """Sentences of a reference summary, with the same pysbd segmenter presslens uses for articles."""
     from model.text import sentence_segmenter
@@ -156,5 +148,4 @@ def rouge(summary: Sequence[str], references: Sequence[str]) -> dict[str, float]
         raise ValueError("rouge needs at least one non-empty reference")
     prediction = "\n".join(s.strip() for s in summary if s and s.strip())
     targets = ["\n".join(split_sentences(r)) for r in refs]
-    scores = _scorer().score_multi(targets, prediction)
-    return {k: 100.0 * float(scores[k].fmeasure) for k in ROUGE_TYPES}
+    return best_reference_rouge(prediction, targets)

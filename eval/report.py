@@ -151,7 +151,7 @@ def write_summary_report(out_dir: str | os.PathLike, *, doc_ids: Sequence[str],
     """metrics.json, report.md, predictions.csv (per document and system: ROUGE and the summary) and
     rouge.png for a summary eval. ``scores[system]`` is one :func:`eval.metrics.rouge` dict per document;
     ``summaries[system]`` the selected sentences per document (optional). Returns the metrics written."""
-    from .metrics import ROUGE_TYPES
+    from training.rouge import ROUGE_TYPES
 
     out = Path(out_dir)
     result = compare_summarizers(scores, primary, ceilings=ceilings, n_resamples=n_resamples, seed=seed,

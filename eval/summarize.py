@@ -79,9 +79,10 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
     from model.coverage import event_summary
     from model.pipeline import default_summarizer_path
     from model.summarizer import ExtractiveSummarizer, body_indices
+    from training.rouge import greedy_oracle
     from training.summarizer import EmbeddingCache, doc_articles, embed_all, load_encoder
 
-    from .baselines import greedy_oracle, lead, textrank
+    from .baselines import lead, textrank
     from .metrics import rouge
 
     sdir = Path(summarizer_dir) if summarizer_dir else default_summarizer_path()
@@ -122,7 +123,7 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
             outputs["lead_round_robin"] = lead_round_robin(bodies, sentences)
         if oracle:
             flat = [s for b in bodies for s in b]
-            outputs["oracle"] = [flat[i] for i in greedy_oracle(flat, doc.references, sentences)] if flat else []
+            outputs["oracle"] = [flat[i] for i in greedy_oracle(flat, doc.references, sentences, objective="best-reference")] if flat else []
         for name, sents in outputs.items():
             scores.setdefault(name, []).append(rouge(sents, doc.references))
             summaries.setdefault(name, []).append(sents)

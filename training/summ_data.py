@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import DataError
+from .rouge import ROUGE_TYPES, best_reference_rouge
 
 SUMM_FORMATS = ("writers", "neus", "newts", "jsonl")
 
@@ -194,79 +195,12 @@ def reference_lines(text: str) -> str:
 
 
 class Rouge:
-    """rouge-score with stemming; F-measures x100, best over references; rougeLsum on newline sentences."""
+    """ROUGE-1/2/Lsum F x100 of candidate sentences, best over references (already newline-split)."""
 
-    TYPES = ("rouge1", "rouge2", "rougeLsum")
-
-    def __init__(self) -> None:
-        from rouge_score import rouge_scorer
-
-        self._scorer = rouge_scorer.RougeScorer(list(self.TYPES), use_stemmer=True)
+    TYPES = ROUGE_TYPES
 
     def score(self, candidate_sentences: list[str], references: list[str]) -> dict[str, float]:
-        """Best F x100 per ROUGE type over ``references`` (already newline-split)."""
-        cand = "\n".join(s.strip() for s in candidate_sentences)
-        best = dict.fromkeys(self.TYPES, 0.0)
-        for ref in references:
-            sc = self._scorer.score(ref, cand)
-            for t in self.TYPES:
-                best[t] = max(best[t], 100.0 * sc[t].fmeasure)
-        return best
-
-
-class NgramOracle:
-    """Fast greedy extractive oracle on stemmed unigrams+bigrams (what ROUGE-1/2 count), tokens cached."""
-
-    def __init__(self) -> None:
-        from rouge_score import tokenizers
-
-        self._tok = tokenizers.DefaultTokenizer(use_stemmer=True)
-
-    def grams(self, text: str):
-        from collections import Counter
-
-        toks = self._tok.tokenize(text)
-        return Counter(toks), Counter(zip(toks, toks[1:], strict=False))
-
-    @staticmethod
-    def _f(c, r) -> float:
-        cn, rn = sum(c.values()), sum(r.values())
-        if not cn or not rn:
-            return 0.0
-        ov = sum((c & r).values())
-        if not ov:
-            return 0.0
-        p, q = ov / cn, ov / rn
-        return 2 * p * q / (p + q)
-
-    def sentence_gains(self, sentences: list[str], references: list[str]) -> list[float]:
-        """Each sentence's own mean (R1+R2)/2 F against the references: a soft salience label."""
-        refs = [self.grams(r) for r in references]
-        out = []
-        for s in sentences:
-            g1, g2 = self.grams(s)
-            out.append(sum((self._f(g1, r1) + self._f(g2, r2)) / 2 for r1, r2 in refs) / max(1, len(refs)))
-        return out
-
-    def greedy(self, sentences: list[str], references: list[str], k: int = 3) -> list[int]:
-        """Indices chosen greedily to maximise mean (R1+R2)/2 F over references; stops when no gain."""
-        from collections import Counter
-
-        refs = [self.grams(r) for r in references]
-        sents = [self.grams(s) for s in sentences]
-        chosen: list[int] = []
-        cur1, cur2, cur_val = Counter(), Counter(), 0.0
-        while len(chosen) < k:
-            best, best_val = None, cur_val
-            for i, (g1, g2) in enumerate(sents):
-                if i in chosen:
-                    continue
-                c1, c2 = cur1 + g1, cur2 + g2
-                val = sum((self._f(c1, r1) + self._f(c2, r2)) / 2 for r1, r2 in refs) / len(refs)
-                if val > best_val:
-                    best, best_val = i, val
-            if best is None:
-                break
-            chosen.append(best)
-            cur1, cur2, cur_val = cur1 + sents[best][0], cur2 + sents[best][1], best_val
-        return sorted(chosen)
+        """Best F x100 per ROUGE type over ``references``."""
+        if not references:
+            return dict.fromkeys(self.TYPES, 0.0)
+        return best_reference_rouge("\n".join(s.strip() for s in candidate_sentences), references)

@@ -7,6 +7,7 @@ import pytest
 
 from eval import baselines
 from eval.metrics import macro_f1, rouge
+from training.rouge import greedy_oracle
 
 # Tiny separable stance data: commentary words vs reporting words.
 _OPINION = ["i think this is a disgrace", "what a terrible idea, no doubt", "i guess they will fail again",
@@ -126,7 +127,7 @@ def test_textrank_picks_central_sentences_not_the_outlier():
 
 def test_oracle_is_a_ceiling_over_lead_and_textrank():
     ref = ["Kerry warned of sanctions if Russia annexed Crimea, and Lavrov said Russia would not invade Ukraine."]
-    picked = baselines.greedy_oracle(SENTS, ref, k=3)
+    picked = greedy_oracle(SENTS, ref, k=3, objective="best-reference")
     assert 2 in picked and 4 in picked
     assert 3 not in picked  # adding the weather sentence would lower the score, so it is never chosen
     best = rouge([SENTS[i] for i in picked], ref)
@@ -134,7 +135,7 @@ def test_oracle_is_a_ceiling_over_lead_and_textrank():
         got = rouge([SENTS[i] for i in other], ref)
         assert best["rouge1"] + best["rouge2"] >= got["rouge1"] + got["rouge2"]
     with pytest.raises(ValueError, match="reference"):
-        baselines.greedy_oracle(SENTS, [""])
+        greedy_oracle(SENTS, [""], objective="best-reference")
 
 
 def test_run_summary_baselines_shape():
