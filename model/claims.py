@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .voice import ASIDE, ATTRIBUTION_VOICE
+
 _VERBS = (
     r"said|says|say|told|tells|added|adds|warned|warns|acknowledged|acknowledges|stated|states|noted|notes|"
     r"argued|argues|claimed|claims|asked|asks|responded|responds|explained|explains|insisted|insists|"
@@ -43,7 +45,6 @@ _SAID_PAREN = re.compile(rf"(?P<speaker>{_SPEAKER}),\s+(?:speaking|writing)\b")
 # Cheap guards: the speaker patterns are tried only where the words they need occur at all.
 _ANY_VERB = re.compile(rf"\b(?:{_VERBS})\b")
 _NEEDS_VERB = (_AFTER_QUOTE_SV, _AFTER_QUOTE_VS, _SPEAKER_VERB, _VERB_SPEAKER)
-_WRITER_VOICE = re.compile(r"\b(?:I|I'm|I’m|I've|I’ve|I'd|I’d|me|my|we|our|us)\b")
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,10 @@ def attribute(text: str) -> Attribution:
             if pattern is not _ACCORDING:
                 raw += _CONTINUATION.match(source[m.end("speaker"):]).group(0)
             candidate = _clean_speaker(raw)
-            if candidate and not _WRITER_VOICE.fullmatch(candidate):
+            if candidate and not ATTRIBUTION_VOICE.fullmatch(candidate):
                 speaker = candidate
                 break
-    writer_voice = bool(_WRITER_VOICE.search(outside)) and frac < 0.5
+    writer_voice = bool(ATTRIBUTION_VOICE.search(outside)) and frac < 0.5
     reported = (speaker is not None or frac >= 0.5) and not writer_voice
     return Attribution(speaker=speaker, quote_fraction=round(frac, 3), reported=reported)
 
@@ -155,15 +156,6 @@ def quoted_spans(text: str) -> list[str]:
 _PRONOUN_SPEAKER = re.compile(r"^(?:he|she|they|it|we)$", re.IGNORECASE)
 # A named person mentioned in a sentence: a possessive ("Lavrov's") or a name before a speech verb.
 _MENTION = re.compile(r"(?P<name>(?:[A-Z][a-z][\w'’-]*\s+){0,3}[A-Z][a-z][\w-]*)(?:'s|’s)\b")
-# Markers of the writer's own voice outside quotations: hedges, asides, rhetorical moves.
-_ASIDE = re.compile(
-    r"\b(?:I|I'm|I’m|I've|I’ve|I'd|I’d|me|my|(?:let's|let’s)|guess|no doubt|of course|obviously|frankly|"
-    r"sadly|apparently|presumably|needless to say|to be sure|mind you|you know|ironically|laughably|"
-    r"shameful(?:ly)?|absurd(?:ly)?|ridiculous(?:ly)?|pathetic(?:ally)?)\b",
-    re.IGNORECASE,
-)
-
-
 def writer_aside(text: str) -> bool:
     """True when a sentence speaks in the writer's own voice (outside any quotation).
 
@@ -174,7 +166,7 @@ def writer_aside(text: str) -> bool:
     outside = _outside_quotes(text).strip()
     if quote_fraction(text) >= 0.5:
         return False
-    if _ASIDE.search(outside):
+    if ASIDE.search(outside):
         return True
     if outside.rstrip(" \"'”’)").endswith("?") or outside.endswith(":"):
         return True

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from .claims import attribute
 from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model
 from .io import atomic_dir
+from .voice import writer_voice
 
 LABELS = ("neutral", "editorial")
 ID2LABEL = {0: "neutral", 1: "editorial"}
@@ -46,31 +46,6 @@ FORMAT_VERSION = 1
 MODES = ("fast", "adapter", "partial", "full")
 LAYERS_NAME = "encoder_layers.safetensors"
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
-
-
-# The writer addressing the reader in their own voice, outside any quotation: first person singular,
-# second-person address, an elided first person at the start ("Guess ...", "Wonder ..."), or a stance
-# adverbial that asserts the writer's own certainty. Straight reporting keeps these inside quotes; the
-# sentence classifier, trained on formal news sentences, scores such short colloquial asides low.
-_VOICE = re.compile(
-    r"\b(?:I|I'm|I’m|I've|I’ve|I'd|I’d|I'll|I’ll|me|my|mine|myself)\b"
-    r"|\b(?:you|your|yours|yourself)\b[^.!?]*\?\s*$"
-    r"|^(?:guess|wonder|bet|reckon|betcha|imagine that)\b"
-    r"|^(?:no doubt|of course|needless to say|frankly|sadly|thankfully|clearly|obviously)\b",
-    re.IGNORECASE,
-)
-_QUOTED = re.compile(r"\"[^\"]*\"?|“[^”]*”?|‘[^’]{8,}’")
-
-
-def writer_voice(text: str) -> bool:
-    """Whether the sentence speaks in the writer's own voice outside quotation marks."""
-    outside = _QUOTED.sub(" ", text).strip()
-    m = _VOICE.search(outside)
-    if not m:
-        return False
-    # a capitalised "I" inside an all-caps acronym or a Roman numeral ("World War I") is not the writer
-    return not re.search(r"\b(?:War|Phase|Title|Part|Act|Class|Article|Stage|Louis|Henry|George|Elizabeth|Charles)\s+I\b",
-                         outside[: m.end() + 1]) or m.group(0).lower() != "i"
 
 
 @dataclass

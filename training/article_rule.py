@@ -8,11 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.stance import (
-    ArticleRule,
-    StanceModel,
-    writer_voice,
-)
+from model.stance import ArticleRule, StanceModel
+from model.voice import writer_voice
 
 
 @dataclass
