@@ -85,12 +85,17 @@ class Job:
         self.size = self.size or len(self.articles)
 
 
-def estimate_tokens(articles: Sequence[Article], max_length: int = 128) -> int:
-    """Encoder tokens an article batch will cost: about four characters a token, capped per sentence.
+def approx_tokens(text: str) -> int:
+    """Encoder tokens a text will cost: about four characters a token, plus the special tokens.
 
-    An estimate keeps tokenization out of the request path; it only has to bound a batch's size.
+    The one estimator behind the queue's batch bound: it keeps tokenization out of the request path.
     """
-    return sum(min(max_length, len(s.text) // 4 + 2) for a in articles for s in a.sentences)
+    return len(text) // 4 + 2
+
+
+def estimate_tokens(articles: Sequence[Article], max_length: int = 128) -> int:
+    """Encoder tokens an article batch will cost: :func:`approx_tokens` per sentence, capped at ``max_length``."""
+    return sum(min(max_length, approx_tokens(s.text)) for a in articles for s in a.sentences)
 
 
 class Metrics:

@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from model.pipeline import AnalyzeOptions
 from model.text import Article
 
-from .batching import BatchQueue, BatchResult, LoadedModel, QueueFull, ShuttingDown
+from .batching import BatchQueue, BatchResult, LoadedModel, QueueFull, ShuttingDown, approx_tokens
 from .errors import ApiError
 from .schemas import AnalyzeOptionsIn, ArticleIn
 from .settings import Settings
@@ -119,11 +119,11 @@ def build_articles(items: list[ArticleIn]) -> list[Article]:
 
 
 def estimate_item_tokens(items: list[ArticleIn]) -> int:
-    """Encoder tokens the items will cost, before segmentation: about four characters a token.
+    """Encoder tokens the items will cost, before segmentation (:func:`api.batching.approx_tokens` per item).
 
     Only bounds a batch's size; HTML counts in full although its markup will be dropped.
     """
-    return sum(len(_body(item)) // 4 + 2 for item in items)
+    return sum(approx_tokens(_body(item)) for item in items)
 
 
 def _body(item: ArticleIn) -> str:
