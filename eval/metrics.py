@@ -35,21 +35,19 @@ def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str],
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 
-def _prf(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tp = np.diag(cm).astype(float)
-    pred = cm.sum(0).astype(float)
-    true = cm.sum(1).astype(float)
-    # A class never predicted (or absent) scores 0, as sklearn does with zero_division=0.
-    precision = np.divide(tp, pred, out=np.zeros_like(tp), where=pred > 0)
-    recall = np.divide(tp, true, out=np.zeros_like(tp), where=true > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+def _prf(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, ...]:
+    """Per-label precision, recall, F1 (scikit-learn; a class never predicted or absent scores 0)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    precision, recall, f1, _ = precision_recall_fscore_support(list(y_true), list(y_pred), labels=list(labels),
+                                                               zero_division=0)
     return precision, recall, f1
 
 
 def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] = LABELS) -> float:
     """Unweighted mean F1 over ``labels`` (the CheckThat official metric for SUBJ/OBJ)."""
-    return float(_prf(confusion_matrix(y_true, y_pred, labels))[2].mean())
+    confusion_matrix(y_true, y_pred, labels)  # same checks as before: equal lengths, known labels
+    return float(_prf(y_true, y_pred, labels)[2].mean())
 
 
 def accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
@@ -62,7 +60,7 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str],
                            labels: Sequence[str] = LABELS) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
     cm = confusion_matrix(y_true, y_pred, labels)
-    precision, recall, f1 = _prf(cm)
+    precision, recall, f1 = _prf(y_true, y_pred, labels)
     per_class = {
         lab: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
               "support": int(cm[i].sum())}

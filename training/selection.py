@@ -9,14 +9,12 @@ from transformers import set_seed  # noqa: F401 - random, numpy and torch in one
 from .data import LabelledSentences
 
 
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    f1s = []
-    for c in (0, 1):
-        tp = int(((y_pred == c) & (y_true == c)).sum())
-        fp = int(((y_pred == c) & (y_true != c)).sum())
-        fn = int(((y_pred != c) & (y_true == c)).sum())
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return float(np.mean(f1s))
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """Macro-F1 over the two classes 0/1 (scikit-learn; a class never predicted or absent scores 0)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, labels=[0, 1], average="macro", sample_weight=sample_weight,
+                          zero_division=0))
 
 
 def prior_weights(y: np.ndarray, prior: float | None) -> np.ndarray | None:
@@ -30,15 +28,7 @@ def prior_weights(y: np.ndarray, prior: float | None) -> np.ndarray | None:
 
 def weighted_macro_f1(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None) -> float:
     """Macro-F1 over the two classes, each example counted with weight ``w`` (None: plain macro-F1)."""
-    if w is None:
-        return macro_f1(y, pred)
-    f1s = []
-    for c in (0, 1):
-        tp = float(np.sum(w * ((pred == c) & (y == c))))
-        fp = float(np.sum(w * ((pred == c) & (y != c))))
-        fn = float(np.sum(w * ((pred != c) & (y == c))))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0)
-    return float(np.mean(f1s))
+    return macro_f1(y, pred, sample_weight=w)
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray, prior: float | None = None) -> tuple[float, float]:
