@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from model.stance import (
     model_card,
 )
 
+from .arguments import arg
 from .article_rule import ArticleEvidence, article_evidence, calibrate_article_rule, calibrate_on_basil
 from .data import DataError, LabelledSentences, concat, deduplicate, load_sentences
 from .finetune import train_finetune, train_head_fast
@@ -39,34 +40,37 @@ LICENCES = {
 
 @dataclass
 class TrainStanceArgs:
-    data: list[str]
-    out: str
-    dev: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    format: str = "auto"
-    encoder: str = DEFAULT_ENCODER
-    mode: str = "fast"
-    epochs: int = 0  # 0: the mode's default
-    lr: float = 0.0  # 0: the mode's default
-    batch_size: int = 16
-    hidden: int = 0
-    max_length: int = 128
-    head_lr: float = 1e-3
-    train_layers: int = 2  # partial mode: how many top encoder layers to fine-tune
-    lora_r: int = 16
-    seed: int = 13
-    limit: int = 0  # cap on training sentences, for quick runs
-    article_rule: dict = field(default_factory=dict)
-    calibrate_articles: str = ""  # BASIL directory: calibrate the article rule on its calib half
-    max_fer: float = 0.02
-    # whose label balance the sentence threshold is chosen for: "train" reweights the dev data to the
-    # training data's share of editorial sentences; "dev" takes the dev data as it is
-    threshold_prior: str = "train"
-    dev_fraction: float = 0.2  # without --dev: share of the training data held out as dev
-    # a stance checkpoint (partial or full) whose fine-tuned encoder this run starts from: a first stage
-    # trained on other data (intermediate-task training); the head starts fresh
-    init: str = ""
-    command: str = ""
+    data: list[str] = arg(help="labelled sentences (repeatable): CheckThat TSV, NewsSD/BABE CSV, text,label "
+                               "csv/tsv/jsonl/parquet, or a hub id", metavar="PATH")
+    out: str = arg(help="checkpoint directory (written atomically)", metavar="DIR")
+    dev: list[str] = arg(help="dev data: picks the epoch and threshold", metavar="PATH", default_factory=list)
+    exclude: list[str] = arg(help="held-out evaluation files: their sentences are removed from training and "
+                                  "scored at the end", metavar="PATH", default_factory=list)
+    format: str = arg("auto", help="format of the --data files (default: detect)")
+    encoder: str = arg(DEFAULT_ENCODER, help="encoder: 'default', a hub id or a directory")
+    mode: str = arg("fast", choices=MODES, help="fast: frozen encoder + head; adapter: LoRA; partial: top "
+                                                "--train-layers layers; full: all")
+    epochs: int = arg(0, help="epochs (0: the mode's default)")
+    lr: float = arg(0.0, help="encoder learning rate (0: the mode's default)")
+    batch_size: int = arg(16, help="sentences per batch")
+    hidden: int = arg(0, help="hidden width of the head (0: linear)")
+    max_length: int = arg(128, help="encoder tokens per sentence")
+    head_lr: float = arg(1e-3, help="learning rate of the head when fine-tuning")
+    train_layers: int = arg(2, help="partial mode: top encoder layers to fine-tune")
+    lora_r: int = arg(16, cli=False)
+    seed: int = arg(13, help="random seed")
+    limit: int = arg(0, help="use at most N training sentences (0: all)")
+    article_rule: dict = arg(cli=False, default_factory=dict)
+    calibrate_articles: str = arg("", metavar="DIR", help="BASIL directory: calibrate the in-article threshold "
+                                                          "and article rule on its calib half")
+    max_fer: float = arg(0.02, help="false-editorial budget for that calibration")
+    threshold_prior: str = arg("train", choices=("train", "dev"),
+                               help="choose the sentence threshold for the training data's label balance "
+                                    "(default; dev reweighted to train's share of editorial) or the dev data's")
+    dev_fraction: float = arg(0.2, cli=False)  # without --dev: share of the training data held out as dev
+    init: str = arg("", metavar="DIR", help="start the encoder from this stance checkpoint (a first stage "
+                                            "trained on other data; intermediate-task training)")
+    command: str = arg("", cli=False)
 
     def __post_init__(self) -> None:
         if not self.data:

@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from model.summarizer import (
 )
 from model.text import Article
 
+from .arguments import arg
 from .data import DataError
 from .rouge import greedy_oracle
 from .summ_data import SummDoc, load_summ
@@ -42,20 +43,28 @@ from .summ_data import SummDoc, load_summ
 
 @dataclass
 class TrainSummarizerArgs:
-    data: list[str] = field(default_factory=list)  # FORMAT:PATH (single-article training data)
-    cluster_data: list[str] = field(default_factory=list)  # FORMAT:PATH (clusters for the multi scorer)
-    out: str = "model/weights/summarizer"
-    encoder: str = "serving"  # 'serving': the stance checkpoint's encoder, which the Analyzer embeds with
-    model: str = ""  # stance checkpoint that 'serving' means (default: the shipped one)
-    sentences: int = 3  # oracle budget
-    hidden: int = 0  # 0: logistic regression
-    c: float = 1.0  # inverse L2 strength
-    limit: int = 0  # use at most N documents per file (quick runs)
-    seed: int = 13
-    mmr_lambda: float = 0.8
-    embedding_cache: str = ""  # .npz of sentence embeddings reused across runs (optional)
-    cv: int = 0  # K-fold cross-validation estimate on the single-article data (0: none)
-    command: str = ""
+    data: list[str] = arg(help="single-article data (repeatable): newts:CSV, writers:JSON, jsonl:FILE",
+                          metavar="FORMAT:PATH", default_factory=list)
+    cluster_data: list[str] = arg(help="multi-article clusters for the coverage scorer (repeatable): "
+                                       "neus:train.source", metavar="FORMAT:PATH", default_factory=list)
+    out: str = arg("model/weights/summarizer", help="checkpoint directory (written atomically)", metavar="DIR",
+                   required=True)
+    encoder: str = arg("serving", help="sentence encoder: 'serving' (default: the stance checkpoint's, which the "
+                                       "Analyzer embeds with), 'default' (the packaged base encoder), a hub id "
+                                       "or a directory")
+    model: str = arg("", metavar="DIR", help="stance checkpoint whose encoder 'serving' means (default: the "
+                                             "shipped one)")
+    sentences: int = arg(3, help="oracle budget in sentences (default 3)")
+    hidden: int = arg(0, help="hidden width of an MLP scorer (0: logistic regression)")
+    c: float = arg(0.1, help="inverse regularisation strength (default 0.1)")
+    limit: int = arg(0, help="use at most N documents per data file")
+    seed: int = arg(13, help="random seed")
+    mmr_lambda: float = arg(0.8, help="MMR trade-off salience/novelty (default 0.8)")
+    embedding_cache: str = arg("", metavar="FILE.npz", help="reuse sentence embeddings across runs (created if "
+                                                            "missing)")
+    cv: int = arg(0, metavar="K", help="also report K-fold cross-validated ROUGE on the single-article data "
+                                       "(K >= 2)")
+    command: str = arg("", cli=False)
 
     def __post_init__(self) -> None:
         if not self.data and not self.cluster_data:
