@@ -175,32 +175,13 @@ def _cluster_speaker(claims: list[Claim], best: Claim) -> str | None:
     return best.speaker
 
 
-def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summarizer: ExtractiveSummarizer, *,
-                   max_sentences: int | None = 3, max_words: int | None = None,
-                   speakers: Sequence[Sequence[str | None]] | None = None,
-                   commentary: Sequence[Sequence[bool]] | None = None,
-                   excluded: Sequence[Sequence[bool]] | None = None,
-                   claims_only: bool = False, threshold: float = 0.7, per_article: int = 40,
-                   unique_per_article: int = 3) -> Coverage:
-    """The event summary, shared claim clusters and unique claims for articles on one event.
+Node = tuple[int, int, int, float]  # (article, sentence index, body position, score)
 
-    ``speakers`` / ``commentary``: per article, per sentence (from the stance pass). ``excluded`` (default:
-    ``commentary``) marks sentences that are never claims; with ``claims_only`` they stay out of the event
-    summary too.
-    """
-    scores = multi_scores(articles, embs, summarizer, per_article)
-    excluded = excluded if excluded is not None else commentary
-    allowed = None
-    if excluded is not None and claims_only:
-        allowed = [[not c for c in cs] for cs in excluded]
-    summary = event_summary(articles, embs, summarizer, max_sentences=max_sentences, max_words=max_words,
-                            allowed=allowed, scores=scores)
-    for c in summary:
-        c.speaker = speakers[c.article_index][c.index] if speakers else None
-        c.commentary = commentary[c.article_index][c.index] if commentary else None
 
-    # Candidate claims: each article's most salient non-commentary sentences.
-    nodes: list[tuple[int, int, int, float]] = []  # (article, sentence index, body position, score)
+def _candidate_nodes(articles: Sequence[Article], scores: Sequence[np.ndarray],
+                     excluded: Sequence[Sequence[bool]] | None, per_article: int) -> list[Node]:
+    """Candidate claims: each article's most salient non-commentary sentences."""
+    nodes: list[Node] = []
     for j, a in enumerate(articles):
         body = body_indices(a)
         sal = scores[j]
@@ -214,8 +195,15 @@ def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summ
             kept += 1
             if kept >= per_article:
                 break
-    if not nodes:
-        return Coverage(summary, [], {a.id: [] for a in articles})
+    return nodes
+
+
+def _link_nodes(articles: Sequence[Article], embs: Sequence[np.ndarray], nodes: list[Node],
+                threshold: float) -> tuple[_UnionFind, np.ndarray, np.ndarray]:
+    """Union claims across articles that are mutual best matches by meaning, or share a quotation.
+
+    Returns the union-find, which nodes were linked at all, and each node's article number.
+    """
     emb = np.stack([embs[j][i] for j, i, _, _ in nodes])
     art = np.array([j for j, _, _, _ in nodes])
     quotes = [_quote_keys(articles[j].sentences[i].text) for j, i, _, _ in nodes]
@@ -244,6 +232,11 @@ def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summ
                         if quotes[r] and _shares_quote(quotes[p], quotes[r]):
                             uf.union(p, r)
                             linked[p] = linked[r] = True
+    return uf, linked, art
+
+
+def _shared_clusters(articles: Sequence[Article], nodes: list[Node], uf: _UnionFind, art: np.ndarray,
+                     speakers, commentary) -> list[ClaimCluster]:
     groups: dict[int, list[int]] = {}
     for p in range(len(nodes)):
         groups.setdefault(uf.find(p), []).append(p)
@@ -259,10 +252,46 @@ def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summ
         shared.append(ClaimCluster([articles[j].id for j in arts], claims, speaker, best.text))
     shared.sort(key=lambda cl: (-len(cl.articles), -max(c.score for c in cl.claims), cl.claims[0].article_index,
                                 cl.claims[0].index))
+    return shared
+
+
+def _unique_claims(articles: Sequence[Article], nodes: list[Node], linked: np.ndarray, unique_per_article: int,
+                   speakers, commentary) -> dict[str, list[Claim]]:
     unique: dict[str, list[Claim]] = {}
     for j, a in enumerate(articles):
         own = [p for p in range(len(nodes)) if nodes[p][0] == j and not linked[p]]
         own.sort(key=lambda p: -nodes[p][3])
         picked = sorted(own[:unique_per_article], key=lambda p: nodes[p][1])
         unique[a.id] = [_claim(articles, j, nodes[p][1], nodes[p][3], speakers, commentary) for p in picked]
-    return Coverage(summary, shared, unique)
+    return unique
+
+
+def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summarizer: ExtractiveSummarizer, *,
+                   max_sentences: int | None = 3, max_words: int | None = None,
+                   speakers: Sequence[Sequence[str | None]] | None = None,
+                   commentary: Sequence[Sequence[bool]] | None = None,
+                   excluded: Sequence[Sequence[bool]] | None = None,
+                   claims_only: bool = False, threshold: float = 0.7, per_article: int = 40,
+                   unique_per_article: int = 3) -> Coverage:
+    """The event summary, shared claim clusters and unique claims for articles on one event.
+
+    ``speakers`` / ``commentary``: per article, per sentence (from the stance pass). ``excluded`` (default:
+    ``commentary``) marks sentences that are never claims; with ``claims_only`` they stay out of the event
+    summary too.
+    """
+    scores = multi_scores(articles, embs, summarizer, per_article)
+    excluded = excluded if excluded is not None else commentary
+    allowed = None
+    if excluded is not None and claims_only:
+        allowed = [[not c for c in cs] for cs in excluded]
+    summary = event_summary(articles, embs, summarizer, max_sentences=max_sentences, max_words=max_words,
+                            allowed=allowed, scores=scores)
+    for c in summary:
+        c.speaker = speakers[c.article_index][c.index] if speakers else None
+        c.commentary = commentary[c.article_index][c.index] if commentary else None
+    nodes = _candidate_nodes(articles, scores, excluded, per_article)
+    if not nodes:
+        return Coverage(summary, [], {a.id: [] for a in articles})
+    uf, linked, art = _link_nodes(articles, embs, nodes, threshold)
+    return Coverage(summary, _shared_clusters(articles, nodes, uf, art, speakers, commentary),
+                    _unique_claims(articles, nodes, linked, unique_per_article, speakers, commentary))
