@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from transformers import get_linear_schedule_with_warmup
 
 from model.encoder import Encoder, length_buckets, mean_pool
 from model.stance import (
@@ -186,9 +187,9 @@ def _open_encoder(enc: Encoder, args: TrainStanceArgs) -> None:
 def _optimizer(enc_params: list, head_params: list, args: TrainStanceArgs, steps: int):
     opt = torch.optim.AdamW([{"params": enc_params, "lr": args.lr},
                              {"params": head_params, "lr": args.head_lr}], weight_decay=1e-2)
-    # Linear warm-up over the first 10% of steps, multiplied by a linear decay to 0 over all of them.
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, 0.1 * steps))
-                                              * max(0.0, (steps - s) / steps))
+    # The library's schedule: linear warm-up over the first 10% of steps, then linear decay to 0.
+    sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=max(1, round(0.1 * steps)),
+                                            num_training_steps=max(1, steps))
     return opt, sched
 
 
