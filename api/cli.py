@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from training.cli import register as register_training
 
+    from .batch.cli import register as register_batch
+
+    register_batch(sub)
+
     register_training(sub)
     try:
         from eval.cli import register as register_eval
