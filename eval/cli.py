@@ -28,5 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, help_text in _EVALS.items():
         if importlib.util.find_spec(f"eval.{name}") is not None:
             _wire(esub.add_parser(name, help=help_text), f"eval.{name}")
+    _wire(sub.add_parser("corpus-report", help="share of editorial articles and commentary per group of a "
+                         "presslens batch output"), "eval.corpus")
     if importlib.util.find_spec("eval.bench") is not None:
         _wire(sub.add_parser("bench", help="benchmark the running service against a naive peer"), "eval.bench")
