@@ -69,3 +69,16 @@ def tiny_analyzer(tiny_stance_dir):
 @pytest.fixture(scope="session")
 def seed_texts() -> dict[str, str]:
     return {p.stem[:3]: p.read_text(encoding="utf-8") for p in SEEDS}
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance (2 CPUs, no dashboard) for every test that needs Ray: starting Ray and its
+    actors is the slow part, so it happens once."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'presslens[ray]')")
+    import logging
+
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 * 1024 * 1024,
+             logging_level=logging.ERROR)
+    yield ray
+    ray.shutdown()
