@@ -123,13 +123,30 @@ def is_furniture(line: str) -> bool:
     return _words(s) <= 6 and not _SENT_END.search(s)
 
 
+# A line this long is prose: a furniture phrase inside it costs that sentence, not the whole line.
+_PROSE_WORDS = 40
+
+
+def _prose_line(line: str) -> str:
+    """A long line that a furniture rule would drop whole keeps its sentences that are not furniture.
+
+    Articles pasted or stored as one paragraph (CNN/DailyMail dumps, scrapers that drop line breaks) carry
+    a "CLICK HERE to read ..." sentence or a "(c)2015 ... All Rights Reserved." footer inside the one line;
+    dropping the line dropped the article.
+    """
+    if _words(line) < _PROSE_WORDS or not is_furniture_phrase(line):
+        return line
+    return " ".join(line[a:b] for a, b in split_sentences(line) if not is_furniture_phrase(line[a:b]))
+
+
 def clean_lines(text: str, title: str | None = None) -> tuple[str | None, list[str]]:
     """Split raw text into (headline, paragraphs) with furniture removed.
 
     Without an explicit ``title`` the first line of at least three words that is not furniture by phrase
     (it may lack punctuation, as headlines do) becomes the headline.
     """
-    lines = [_CREDIT_PREFIX.sub("", _LINK_RUN.sub("", ln).strip()) for ln in normalize(text).split("\n")]
+    lines = [_prose_line(_CREDIT_PREFIX.sub("", _LINK_RUN.sub("", ln).strip()))
+             for ln in normalize(text).split("\n")]
     headline = title.strip() if title and title.strip() else None
     paragraphs: list[str] = []
     for ln in lines:

@@ -98,3 +98,15 @@ def test_empty_and_furniture_only_give_no_sentences():
 def test_bullets_and_control_characters():
     art = Article("Headline about a vote\n* Parliament votes on the budget today\n\x07Lawmakers met\u00a0early.")
     assert _texts(art) == ["Headline about a vote", "Parliament votes on the budget today", "Lawmakers met early."]
+
+
+def test_an_article_on_one_line_loses_its_furniture_sentences_not_the_article():
+    body = ("The city council approved the new budget on Tuesday after a long debate. The plan adds money for "
+            "schools and road repairs over the next two years. Officials said the vote was close and that "
+            "the mayor would sign it this week. Residents can read the full plan on the council website.")
+    one_line = f"CLICK HERE to read the full story from our reporter. {body} ©2015 Example News. All Rights Reserved."
+    texts = [s.text for s in Article(one_line).sentences]
+    assert texts[0].startswith("The city council approved") and texts[-1].startswith("Residents can read")
+    assert not any("CLICK HERE" in t or "Rights Reserved" in t or "©2015" in t for t in texts)
+    # A short line is still furniture as a whole.
+    assert Article(f"{body}\nCLICK HERE to read more.").sentences[-1].text.startswith("Residents can read")
