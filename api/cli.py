@@ -225,23 +225,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_error(exc: BaseException) -> bool:
+    """A problem the user can fix (bad input, a model that will not load, bad training data). The error
+    classes are looked up only in modules already imported: a command that never imported model.encoder
+    (the Ray driver of ``presslens batch``) need not load torch to tell, and cannot have raised one."""
+    kinds = [UsageError]
+    for module, name in (("model.encoder", "ModelLoadError"), ("training.data", "DataError")):
+        if module in sys.modules:
+            kinds.append(getattr(sys.modules[module], name))
+    return isinstance(exc, tuple(kinds))
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before any tokenizer loads; not at import
     parser = build_parser()
     ns = parser.parse_args(argv)
-    from model.encoder import ModelLoadError
-    from training.data import DataError
-
     try:
         return int(ns.func(ns) or 0)
-    except (UsageError, DataError, ModelLoadError) as exc:
-        print(f"presslens: error: {exc}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:
+        return 0
     except KeyboardInterrupt:
         print("presslens: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except Exception as exc:
+        if not _user_error(exc):
+            raise
+        print(f"presslens: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -215,3 +215,11 @@ def test_engine_failure_keeps_committed_shards(clean_run, cfg, corpus, tmp_path,
     with pytest.raises(BatchError, match="OSError: disk on fire .*rerun the same command to resume"):
         run_job([str(corpus["jsonl"])], str(tmp_path / "o"), cfg, engine="local", shard_rows=5)
     assert len(list((tmp_path / "o").glob("*.parquet"))) == 1
+
+
+def test_the_drivers_default_model_dirs_are_the_pipelines():
+    from api.batch.job import default_model_dir
+    from model.pipeline import default_stance_path, default_summarizer_path
+
+    assert default_model_dir("stance") == default_stance_path()
+    assert default_model_dir("summarizer") == default_summarizer_path()

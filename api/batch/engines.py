@@ -50,26 +50,40 @@ def load_analyzer(cfg: JobConfig):
     return Analyzer.load(cfg.stance, cfg.summarizer)
 
 
-def _html_to_text():
+def _html_to_text(html: str) -> tuple[str | None, str]:
+    # Imported on the first HTML row only: api.deps brings FastAPI and trafilatura, ~50 MB a worker.
     # TODO(#17 rebase): the HTML extractor belongs beside the text cleaning in model/; until then the API's.
     from api.deps import html_to_text
 
-    return html_to_text
+    return html_to_text(html)
+
+
+def _release_memory() -> None:
+    """Hand freed heap back to the OS between shards (glibc keeps it otherwise, and a worker's RSS creeps up
+    with every long article it has seen)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def run_shard(analyzer, cfg: JobConfig, shard: Shard, out_dir: Path,
               on_rows: Callable[[int], None] | None = None) -> dict:
     """Analyse one shard and commit its file; returns {"name", "rows", "errors"}."""
     data = read_shard(shard)
-    limits, options, html = RowLimits(cfg.max_chars), cfg.options(), _html_to_text()
+    limits, options = RowLimits(cfg.max_chars), cfg.options()
     results: list[dict] = []
     for i in range(0, len(data.rows), cfg.batch_size):
         part = analyze_rows(analyzer, data.rows[i:i + cfg.batch_size], data.default_ids[i:i + cfg.batch_size],
-                            limits, options, html)
+                            limits, options, _html_to_text)
         results.extend(part)
         if on_rows:
             on_rows(len(part))
     commit_shard(out_dir, shard, build_table(results, shard, data.passthrough))
+    del data
+    _release_memory()
     return {"name": shard.name, "rows": len(results), "errors": sum(r["error"] is not None for r in results)}
 
 

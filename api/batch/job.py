@@ -31,12 +31,20 @@ class Outcome:
         return self.analysed / self.seconds if self.seconds > 0 else 0.0
 
 
+def default_model_dir(name: str) -> Path:
+    """``model.pipeline.default_stance_path()`` / ``default_summarizer_path()`` without importing
+    model.pipeline: the Ray driver never loads a model, so it need not pay for torch (a test keeps the two
+    in step)."""
+    import importlib.util
+
+    return Path(importlib.util.find_spec("model").origin).parent / "weights" / name
+
+
 def _model_checksums(cfg: JobConfig) -> dict:
     from model.io import checksums
-    from model.pipeline import default_stance_path, default_summarizer_path
 
-    stance = Path(cfg.stance) if cfg.stance else default_stance_path()
-    summ = Path(cfg.summarizer) if cfg.summarizer else default_summarizer_path()
+    stance = Path(cfg.stance) if cfg.stance else default_model_dir("stance")
+    summ = Path(cfg.summarizer) if cfg.summarizer else default_model_dir("summarizer")
     return {"stance": checksums(stance), "summarizer": checksums(summ) if summ.is_dir() else {}}
 
 
