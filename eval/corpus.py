@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import report
+from .plots import _PALETTE, _pyplot, _save
 
 MISSING = "(none)"
 _ISO_MONTH = re.compile(r"^(\d{4})-(\d{2})")
@@ -131,7 +132,7 @@ def _table_md(stats: list[dict], by: list[str]) -> str:
 def plot_groups(stats: list[dict], by: list[str], path: Path, max_groups: int = 30) -> Path:
     """Two panels (editorial share, commentary share) with 95% CI whiskers: bars per group, or for two keys
     one line per value of the first over the values of the second (e.g. each outlet over the months)."""
-    plt = report._pyplot()
+    plt = _pyplot()
     shown = [s for s in stats[1:] if "editorial_share" in s]
     shown = sorted(shown, key=lambda s: -s["articles"])[:max_groups]
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.35 * max(8, len(shown)) if len(by) != 2 else 4.5))
@@ -145,7 +146,7 @@ def plot_groups(stats: list[dict], by: list[str], path: Path, max_groups: int = 
                 ax.errorbar(x, [p[1]["value"] for p in pts],
                             yerr=[[p[1]["value"] - p[1]["ci_low"] for p in pts],
                                   [p[1]["ci_high"] - p[1]["value"] for p in pts]],
-                            marker="o", capsize=3, label=line, color=report._PALETTE[k % len(report._PALETTE)])
+                            marker="o", capsize=3, label=line, color=_PALETTE[k % len(_PALETTE)])
             ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
             ax.set_xlabel(by[1])
             ax.set_ylabel(f"share of {title}")
@@ -155,13 +156,13 @@ def plot_groups(stats: list[dict], by: list[str], path: Path, max_groups: int = 
             vals = [s[metric] for s in shown]
             ax.barh(range(len(shown)), [v["value"] for v in vals],
                     xerr=[[v["value"] - v["ci_low"] for v in vals], [v["ci_high"] - v["value"] for v in vals]],
-                    color=report._PALETTE[0], capsize=3)
+                    color=_PALETTE[0], capsize=3)
             ax.set_yticks(range(len(shown)), labels, fontsize=8)
             ax.invert_yaxis()
             ax.set_xlabel(f"share of {title}")
         ax.set_title(f"Share of {title} (95% bootstrap CI)")
         ax.grid(alpha=0.3)
-    return report._save(fig, path)
+    return _save(fig, path)
 
 
 def run(ns: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from model.batch import RowLimits, analyze_rows
 
+from ..settings import Settings
 from .sources import Shard, read_shard
 from .store import build_table, commit_shard
 
@@ -31,7 +32,7 @@ class JobConfig:
     summary_sentences: int | None = 3
     summary_words: int | None = None
     claims_only: bool = False
-    max_chars: int = 100_000
+    max_chars: int = Settings.model_fields["max_chars"].default  # the API's default; the CLI passes the live one
     batch_size: int = 32  # articles per Analyzer call (bounds memory; the results do not depend on it)
 
     def options(self):

@@ -9,7 +9,7 @@ import pytest
 from api.batch import store
 from api.batch.engines import JobConfig
 from api.batch.job import run_job
-from tests.batchdata import MAX_CHARS, N_ROWS, read_rows, write_corpus
+from tests.api.batchdata import MAX_CHARS, N_ROWS, read_rows, write_corpus
 
 
 @pytest.fixture(scope="module")
