@@ -19,7 +19,7 @@ the selected indices in article order):
 * :func:`lead` -- the first k sentences (Lead-3).
 * :func:`textrank` -- PageRank (power iteration) over a sentence-similarity graph: cosine of encoder
   embeddings when given, else TF-IDF cosine within the article.
-* :func:`training.rouge.greedy_oracle` (objective "best-reference") -- the ceiling: greedily add the sentence that most raises ROUGE-1 + ROUGE-2 F1
+* :func:`training.rouge.oracle` (the one named objective, also used for training labels) -- the ceiling: greedily add the sentence that most raises ROUGE-1 + ROUGE-2 F1
   against the best reference, stopping when nothing helps or the budget is spent.
 """
 
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from training.rouge import greedy_oracle
+from training.rouge import oracle
 
 from .metrics import LABELS, POSITIVE
 
@@ -270,5 +270,5 @@ def run_summary_baselines(sentences: Sequence[str], references: Sequence[str], k
     return {
         "lead3": lead(sentences, k),
         "textrank": textrank(sentences, k, embeddings=embeddings),
-        "oracle": greedy_oracle(sentences, references, k, objective="best-reference"),
+        "oracle": oracle(sentences, references, k),
     }

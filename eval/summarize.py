@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-oracle", action="store_true", help="skip the greedy oracle")
     parser.add_argument("--embedding-cache", default="", metavar="FILE.npz",
                         help="reuse sentence embeddings across runs (created if missing)")
+    parser.add_argument("--cache-dir", default="", metavar="DIR",
+                        help="embedding caches, one file per encoder checksum (created if missing)")
 
 
 def _data_files(path: str, fmt: str) -> list[Path]:
@@ -59,6 +61,10 @@ def _data_files(path: str, fmt: str) -> list[Path]:
         from training.summ_data import neus_paths
 
         return list(neus_paths(path))
+    if fmt == "sumllm" and Path(path).is_dir():
+        from training.summ_data import SUMLLM_FILES
+
+        return [Path(path) / f for f in SUMLLM_FILES if (Path(path) / f).is_file()]
     return [Path(path)]
 
 
@@ -73,13 +79,13 @@ def lead_round_robin(per_article: list[list[str]], n: int) -> list[str]:
 
 def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | None, encoder_ref: str,
              oracle: bool = True, log: Callable[[str], None] = lambda m: None,
-             embedding_cache: str = "", stance_dir: str | None = None,
+             embedding_cache: str = "", stance_dir: str | None = None, cache_dir: str = "",
              ) -> tuple[dict[str, list[dict]], dict[str, list[list[str]]]]:
     """Per system, one ROUGE dict and one summary (list of sentences) per document, same order as ``docs``."""
     from model.coverage import event_summary
     from model.pipeline import default_summarizer_path
     from model.summarizer import ExtractiveSummarizer, body_indices
-    from training.rouge import greedy_oracle
+    from training.rouge import oracle as oracle_selection
     from training.summarizer import EmbeddingCache, doc_articles, embed_all, load_encoder
 
     from .baselines import lead, textrank
@@ -89,10 +95,11 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
     summ = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() or summarizer_dir \
         else ExtractiveSummarizer()
     prior = ExtractiveSummarizer()
-    encoder, encoder_key = load_encoder(encoder_ref, stance_dir)
+    encoder, encoder_key, commentary = load_encoder(encoder_ref, stance_dir)
+    summ.commentary = commentary
     t0 = time.time()
     per_doc = [doc_articles(d) for d in docs]
-    cache = EmbeddingCache(embedding_cache or None, encoder_key)
+    cache = EmbeddingCache(embedding_cache or EmbeddingCache.file_in(cache_dir, encoder_key), encoder_key)
     embs = embed_all(encoder, [a for arts in per_doc for a in arts], cache=cache)
     log(f"embedded {len(embs)} articles in {time.time() - t0:.0f}s")
     scores: dict[str, list[dict]] = {}
@@ -123,7 +130,7 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
             outputs["lead_round_robin"] = lead_round_robin(bodies, sentences)
         if oracle:
             flat = [s for b in bodies for s in b]
-            outputs["oracle"] = [flat[i] for i in greedy_oracle(flat, doc.references, sentences, objective="best-reference")] if flat else []
+            outputs["oracle"] = [flat[i] for i in oracle_selection(flat, doc.references, sentences)] if flat else []
         for name, sents in outputs.items():
             scores.setdefault(name, []).append(rouge(sents, doc.references))
             summaries.setdefault(name, []).append(sents)
@@ -153,7 +160,7 @@ def run(ns: argparse.Namespace) -> int:
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     scores, summaries = evaluate(docs, sentences=ns.sentences, words=ns.words, summarizer_dir=ns.summarizer,
                                  encoder_ref=ns.encoder, stance_dir=ns.model, oracle=not ns.no_oracle, log=log,
-                                 embedding_cache=ns.embedding_cache)
+                                 embedding_cache=ns.embedding_cache, cache_dir=ns.cache_dir)
     cluster = any(d.is_cluster for d in docs)
     # Ablations ("prior": the same selection with untrained weights) are reported but never the baseline.
     baselines = [s for s in (SYSTEMS_CLUSTER if cluster else SYSTEMS_SINGLE)

@@ -76,6 +76,8 @@ class Analyzer:
                  abstractive: AbstractiveSummarizer | None = None):
         self.stance = stance
         self.summarizer = summarizer or ExtractiveSummarizer()
+        if self.summarizer.commentary is None:  # the scorer's `commentary` feature reads this stance model
+            self.summarizer.commentary = stance.proba_from_embeddings
         self.abstractive = abstractive
 
     @property

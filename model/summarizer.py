@@ -21,7 +21,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import numpy as np
 from .claims import attribute
 from .encoder import ModelLoadError
 from .io import atomic_dir
+from .seqscorer import SequenceScorer
 from .text import Article
 
 FEATURES = (
@@ -60,6 +61,7 @@ FEATURES = (
     "support_max",       # best cosine to a sentence of another article on the same event (0 alone)
     "support_count",     # share of the other articles holding a close paraphrase (cosine >= 0.6)
     "multi",             # 1 when summarising several articles together
+    "commentary",        # the stance model's P(writer's commentary) for the sentence (0 without one)
 )
 FORMAT = "presslens-summarizer"
 FORMAT_VERSION = 2
@@ -134,10 +136,12 @@ def support_features(emb: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarra
 
 
 def sentence_features(article: Article, embeddings: np.ndarray,
-                      others: Sequence[np.ndarray] | None = None) -> np.ndarray:
+                      others: Sequence[np.ndarray] | None = None,
+                      commentary: np.ndarray | None = None) -> np.ndarray:
     """(n_body, len(FEATURES)) features for the body sentences; ``embeddings`` covers all sentences.
 
     ``others``: embeddings of candidate sentences from other articles on the same event (coverage mode).
+    ``commentary``: P(commentary) per sentence (all sentences, as ``embeddings``) from the stance model.
     """
     body = body_indices(article)
     titles = [i for i, s in enumerate(article.sentences) if s.is_title]
@@ -192,6 +196,7 @@ def sentence_features(article: Article, embeddings: np.ndarray,
             "support_max": support[k, 0],
             "support_count": support[k, 1],
             "multi": float(others is not None and len(others) > 0),
+            "commentary": float(commentary[body[k]]) if commentary is not None else 0.0,
         }
         for name, value in row.items():
             feats[k, cols[name]] = value
@@ -250,10 +255,18 @@ class Scorer:
                    layers=[{"weight": [[float(weights.get(f, 0.0)) for f in names]], "bias": [bias]}])
 
 
+def score_sentences(scorer: Scorer | SequenceScorer, feats: np.ndarray, body_emb: np.ndarray) -> np.ndarray:
+    """Salience in [0, 1] per body sentence from either kind of scorer (the sequence one also reads the
+    body sentences' embeddings, in article order)."""
+    if isinstance(scorer, SequenceScorer):
+        return scorer.probabilities(feats, body_emb, [FEATURES.index(f) for f in scorer.features])
+    return scorer(feats)
+
+
 @dataclass
 class ScorerConfig:
-    single: Scorer = field(default_factory=lambda: Scorer.linear(_PRIOR))
-    multi: Scorer | None = None  # used when several articles are summarised together; else ``single``
+    single: Scorer | SequenceScorer = field(default_factory=lambda: Scorer.linear(_PRIOR))
+    multi: Scorer | SequenceScorer | None = None  # for several articles summarised together; else ``single``
     mmr_lambda: float = 0.8
     max_candidates: int = 64
     training: dict = field(default_factory=dict)
@@ -305,9 +318,20 @@ def mmr_select(cands: list[Candidate], emb: np.ndarray, *, lam: float, max_sente
     return chosen
 
 
+def _scorer_from_dict(d: dict, directory: Path) -> Scorer | SequenceScorer:
+    if isinstance(d, dict) and d.get("kind") == SequenceScorer.kind:
+        return SequenceScorer.from_dict(d, directory)
+    return Scorer.from_dict(d)
+
+
 class ExtractiveSummarizer:
-    def __init__(self, config: ScorerConfig | None = None):
+    """``commentary``: optional map from sentence embeddings to P(commentary) (the stance model's head, set by
+    the Analyzer), which feeds the ``commentary`` feature; a scorer trained with it must be served with it."""
+
+    def __init__(self, config: ScorerConfig | None = None,
+                 commentary: Callable[[np.ndarray], np.ndarray] | None = None):
         self.config = config or ScorerConfig()
+        self.commentary = commentary
 
     @property
     def trained(self) -> bool:
@@ -317,7 +341,9 @@ class ExtractiveSummarizer:
                others: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """Salience in [0, 1] for each body sentence."""
         scorer = self.config.multi if others and self.config.multi is not None else self.config.single
-        return scorer(sentence_features(article, embeddings, others))
+        probs = self.commentary(embeddings) if self.commentary is not None else None
+        feats = sentence_features(article, embeddings, others, probs)
+        return score_sentences(scorer, feats, embeddings[body_indices(article)])
 
     def summarize(
         self,
@@ -353,9 +379,12 @@ class ExtractiveSummarizer:
 
     # -- persistence -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        def scorer_dict(scorer: Scorer | SequenceScorer, name: str) -> dict:
+            return scorer.to_dict(f"{name}.safetensors") if isinstance(scorer, SequenceScorer) else scorer.to_dict()
+
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "features": list(FEATURES),
-                "single": self.config.single.to_dict(),
-                "multi": self.config.multi.to_dict() if self.config.multi is not None else None,
+                "single": scorer_dict(self.config.single, "single"),
+                "multi": scorer_dict(self.config.multi, "multi") if self.config.multi is not None else None,
                 "mmr_lambda": self.config.mmr_lambda, "max_candidates": self.config.max_candidates,
                 "training": self.config.training}
 
@@ -363,6 +392,10 @@ class ExtractiveSummarizer:
                         extra_files: dict[str, str] | None = None) -> Path:
         with atomic_dir(directory) as tmp:
             (tmp / "config.json").write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+            for name in ("single", "multi"):
+                scorer = getattr(self.config, name)
+                if isinstance(scorer, SequenceScorer):
+                    scorer.save_weights(tmp / f"{name}.safetensors")
             if card:
                 (tmp / "README.md").write_text(card)
             for name, text in (extra_files or {}).items():
@@ -380,8 +413,8 @@ class ExtractiveSummarizer:
             raise ModelLoadError(f"{path} is not a presslens summarizer config")
         try:
             if "single" in data:
-                single = Scorer.from_dict(data["single"])
-                multi = Scorer.from_dict(data["multi"]) if data.get("multi") else None
+                single = _scorer_from_dict(data["single"], path.parent)
+                multi = _scorer_from_dict(data["multi"], path.parent) if data.get("multi") else None
             else:  # version 1: a dict of linear weights over the raw features
                 weights = data.get("weights", {})
                 unknown = set(weights) - set(FEATURES) - {"bias"}

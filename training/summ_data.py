@@ -10,7 +10,11 @@ Formats:
 * ``newts``: the NEWTS CSV (CNN/DM articles with two *topic-focused* summaries each; rows sharing a
   ``docId`` are grouped). Generic ROUGE against them carries that caveat.
 * ``jsonl``: one object a line with ``article`` (a string) or ``articles`` (a list of strings), and
-  ``summary`` (a string) or ``summaries`` / ``references`` (a list); ``id`` optional.
+  ``summary`` / ``abstract`` (a string) or ``summaries`` / ``references`` (a list); ``id`` optional.
+* ``sumllm``: the SumLLM CNN/DM release ("On Learning to Summarize with LLMs as References"): a directory
+  holding ``{gpt4,gpt3,chatgpt}/{train,val}.jsonl`` (``{"article", "abstract"}`` rows), or one such file.
+  The same article written up by several models (gpt4 and gpt3 share their articles) becomes one document
+  with all those summaries as its references.
 
 CSV and JSON-lines go through Hugging Face ``datasets``; the two bespoke layouts are read directly (they are
 a line-aligned text pair and a small JSON list). Every problem is a ``DataError`` naming file and row.
@@ -27,7 +31,8 @@ from pathlib import Path
 from .data import DataError
 from .rouge import ROUGE_TYPES, best_reference_rouge
 
-SUMM_FORMATS = ("writers", "neus", "newts", "jsonl")
+SUMM_FORMATS = ("writers", "neus", "newts", "jsonl", "sumllm")
+SUMLLM_FILES = ("gpt4/train.jsonl", "gpt3/train.jsonl", "chatgpt/val.jsonl", "gpt4/val.jsonl", "gpt3/val.jsonl")
 
 
 @dataclass
@@ -38,6 +43,7 @@ class SummDoc:
     articles: list[str]  # article bodies
     references: list[str]
     titles: list[str | None] = field(default_factory=list)
+    max_sentences: int = 0  # train on each article's first N sentences only (0: all)
 
     @property
     def is_cluster(self) -> bool:
@@ -161,7 +167,7 @@ def load_jsonl(path: str | Path) -> list[SummDoc]:
     for i, row in enumerate(rows):
         arts = row.get("articles") if row.get("articles") is not None else [row.get("article")]
         refs = row.get("summaries") or row.get("references")
-        refs = refs if refs is not None else [row.get("summary")]
+        refs = refs if refs is not None else [row.get("summary", row.get("abstract"))]
         if not isinstance(arts, list) or not arts or not all(isinstance(a, str) and a.strip() for a in arts):
             raise DataError(f"{path}: row {i + 1}: 'article' must be a non-empty string (or 'articles' a list)")
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r.strip() for r in refs):
@@ -173,8 +179,34 @@ def load_jsonl(path: str | Path) -> list[SummDoc]:
     return docs
 
 
+def article_key(text: str) -> str:
+    """Identity of an article across releases: its first 200 characters, lower-cased, whitespace collapsed."""
+    return " ".join(text.lower().split())[:200]
+
+
+def load_sumllm(path: str | Path) -> list[SummDoc]:
+    """SumLLM files (a directory of them, or one), one document per distinct article, ids from its text."""
+    import hashlib
+
+    path = Path(path)
+    files = [path / f for f in SUMLLM_FILES if (path / f).is_file()] if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path}: no SumLLM files ({', '.join(SUMLLM_FILES)}) in this directory")
+    groups: OrderedDict[str, SummDoc] = OrderedDict()
+    for f in files:
+        for doc in load_jsonl(f):
+            key = article_key(doc.articles[0])
+            if key not in groups:
+                doc_id = "sumllm-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+                groups[key] = SummDoc(doc_id, doc.articles[:1], [], [None])
+            refs = groups[key].references
+            refs.extend(r for r in doc.references if r not in refs)
+    return list(groups.values())
+
+
 def load_summ(path: str | Path, fmt: str) -> list[SummDoc]:
-    loaders = {"writers": load_writers, "neus": load_neus, "newts": load_newts, "jsonl": load_jsonl}
+    loaders = {"writers": load_writers, "neus": load_neus, "newts": load_newts, "jsonl": load_jsonl,
+               "sumllm": load_sumllm}
     if fmt not in loaders:
         raise DataError(f"unknown summarization format {fmt!r} (choose from {', '.join(SUMM_FORMATS)})")
     return loaders[fmt](path)

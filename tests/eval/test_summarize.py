@@ -152,11 +152,13 @@ def test_training_embeds_with_the_stance_checkpoints_encoder(tmp_path, tiny_stan
     from model.summarizer import ExtractiveSummarizer
     from training.summarizer import load_encoder
 
-    encoder, key = load_encoder("serving", str(tiny_stance_dir))
+    encoder, key, commentary = load_encoder("serving", str(tiny_stance_dir))
     texts = ["Lavrov said the talks were difficult.", "It was, frankly, a mess."]
     served = Analyzer.load(tiny_stance_dir).encoder.encode(texts)
     np.testing.assert_allclose(encoder.encode(texts), served, atol=1e-6)
     assert key.startswith("serving:") and len(key) == len("serving:") + 64
+    probs = commentary(served)  # the stance head over those embeddings feeds the commentary feature
+    assert probs.shape == (2,) and ((probs >= 0) & (probs <= 1)).all()
 
     out = tmp_path / "summ"
     assert main(["train", "summarizer", "--data", f"writers:{_writers(tmp_path)}", "--model", str(tiny_stance_dir),
