@@ -47,7 +47,7 @@ def test_sumllm_directory_without_files_is_a_clear_error(tmp_path):
 
 
 def test_excluded_articles_never_train_and_pool_articles_are_capped(tmp_path):
-    from training.summarizer import load_docs, cap_sentences, doc_articles, drop_excluded
+    from training.summarizer import cap_sentences, doc_articles, drop_excluded, load_docs
 
     root = _sumllm(tmp_path / "s")
     sources = load_docs([f"sumllm:{root}"], 0, lambda m: None)
