@@ -16,8 +16,8 @@ from pathlib import Path
 
 from model.encoder import ModelLoadError
 from model.io import checksums
-from model.pipeline import Analyzer, default_stance_path, default_summarizer_path
-from model.stance import LABELS, StanceModel
+from model.pipeline import CHECKPOINT_SUMMARIZER, Analyzer, default_stance_path, default_summarizer_path
+from model.stance import LABELS
 from model.text import Article
 
 from .batching import LoadedModel
@@ -53,14 +53,18 @@ def describe_stance(path: Path, active: bool) -> dict:
     }
 
 
-def describe_summarizer(path: Path | None) -> dict:
+def describe_summarizer(path: Path | None, reason: str = "") -> dict:
+    """``reason``: why this summarizer serves beside the stance model (``model.pipeline.choose_summarizer``)."""
     if path is None or not (path / "config.json").is_file():
         return {"id": "presslens-summarizer-builtin", "kind": "summarizer", "version": "builtin", "active": True,
-                "path": None, "checksums": {}, "metrics": {}}
+                "path": None, "checksums": {}, "metrics": {}, "reason": reason or "built-in prior"}
     sums = checksums(path)
     config = json.loads((path / "config.json").read_text())
-    return {"id": path.name, "kind": "summarizer", "version": version_of(sums), "active": True, "path": str(path),
-            "checksums": sums, "metrics": (config.get("training") or {}).get("metrics", {})}
+    ident = "presslens-summarizer-default" if path.resolve() == default_summarizer_path().resolve() \
+        else path.name if path.name != CHECKPOINT_SUMMARIZER else f"{path.parent.name}/{path.name}"
+    return {"id": ident, "kind": "summarizer", "version": version_of(sums), "active": True, "path": str(path),
+            "checksums": sums, "metrics": (config.get("training") or {}).get("metrics", {}),
+            "encoder_checksum": config.get("encoder_checksum"), "reason": reason}
 
 
 def smoke_test(analyzer: Analyzer) -> None:
@@ -79,16 +83,17 @@ def smoke_test(analyzer: Analyzer) -> None:
 
 def load_initial(stance_dir: str | None, summarizer_dir: str | None) -> LoadedModel:
     stance_path = Path(stance_dir) if stance_dir else default_stance_path()
-    analyzer = Analyzer.load(stance_path, summarizer_dir)
+    analyzer = Analyzer.assemble(stance_path, summarizer_dir)
     smoke_test(analyzer)
-    return _loaded(analyzer, stance_path, Path(summarizer_dir) if summarizer_dir else default_summarizer_path())
+    return _loaded(analyzer, stance_path, summarizer_dir)
 
 
-def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_path: Path | None) -> LoadedModel:
+def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_setting: str | None) -> LoadedModel:
+    """``summarizer_setting``: the summarizer the operator named (PRESSLENS_SUMMARIZER), kept for reloads."""
     stance = describe_stance(stance_path, active=True)
-    summ = describe_summarizer(summarizer_path)
+    summ = describe_summarizer(analyzer.summarizer_path, analyzer.summarizer_reason)
     return LoadedModel(analyzer, version=f"{stance['id']}@{stance['version']}",
-                       info={"stance": stance, "summarizer": summ, "summarizer_path": summarizer_path})
+                       info={"stance": stance, "summarizer": summ, "summarizer_setting": summarizer_setting})
 
 
 def resolve_checkpoint(models_dir: str | None, name: str) -> Path:
@@ -105,14 +110,17 @@ def resolve_checkpoint(models_dir: str | None, name: str) -> Path:
 
 
 def load_replacement(path: Path, current: LoadedModel) -> LoadedModel:
-    """Load a stance checkpoint to replace ``current``, reusing its encoder when the base matches.
+    """Load a stance checkpoint to replace ``current``, exactly as ``presslens analyze --model path`` would.
 
-    The caller runs ``smoke_test`` on the result before swapping it in (on the batch worker, since a
-    shared encoder's tokenizer must not be used from two threads at once).
+    The serving encoder is reused only when it has the weights the checkpoint's head was trained on (its
+    checksum, not its name), and the summarizer is chosen afresh for the new encoder, so the answers after
+    a reload are those of the CLI on the same checkpoint. The caller runs ``smoke_test`` on the result
+    before swapping it in (on the batch worker, since a shared encoder's tokenizer must not be used from
+    two threads at once).
     """
-    old: Analyzer = current.analyzer
-    stance = StanceModel.from_pretrained(path, encoder=old.encoder)
-    return _loaded(Analyzer(stance, old.summarizer), path, current.info.get("summarizer_path"))
+    setting = current.info.get("summarizer_setting")
+    analyzer = Analyzer.assemble(path, setting, encoder=current.analyzer.encoder)
+    return _loaded(analyzer, path, setting)
 
 
 def list_checkpoints(models_dir: str | None) -> list[Path]:
@@ -131,8 +139,7 @@ def describe_given(analyzer: Analyzer, settings) -> LoadedModel:
     Its version hashes the head weights and config in memory, so it changes whenever the model does.
     """
     if settings.model and (Path(settings.model) / "config.json").is_file():
-        return _loaded(analyzer, Path(settings.model).resolve(),
-                       Path(settings.summarizer) if settings.summarizer else None)
+        return _loaded(analyzer, Path(settings.model).resolve(), settings.summarizer)
     h = hashlib.sha256(json.dumps(analyzer.stance.config.to_dict(), sort_keys=True).encode())
     for name, tensor in sorted(analyzer.stance.head.state_dict().items()):
         h.update(name.encode())
@@ -142,4 +149,5 @@ def describe_given(analyzer: Analyzer, settings) -> LoadedModel:
               "encoder": analyzer.stance.config.encoder, "mode": analyzer.stance.config.mode,
               "threshold": analyzer.stance.config.threshold}
     return LoadedModel(analyzer, version=f"in-memory@{stance['version']}",
-                       info={"stance": stance, "summarizer": describe_summarizer(None), "summarizer_path": None})
+                       info={"stance": stance, "summarizer_setting": settings.summarizer,
+                             "summarizer": describe_summarizer(analyzer.summarizer_path, analyzer.summarizer_reason)})

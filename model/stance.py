@@ -83,6 +83,10 @@ class StanceConfig:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     training: dict = field(default_factory=dict)
+    # fast mode: ``weights_checksum`` of the frozen encoder the head was trained on. The reference above
+    # says where to load it from; this says which weights the head expects (a fine-tuned encoder keeps its
+    # base's reference), so a served encoder is reused only when it is that very encoder.
+    encoder_checksum: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -197,6 +201,8 @@ class StanceModel:
     def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,
                         extra_files: dict[str, str] | None = None) -> Path:
         """Write the checkpoint atomically: a temporary sibling directory renamed into place."""
+        if self.config.mode == "fast":  # the only mode whose checkpoint holds no encoder weights
+            self.config.encoder_checksum = self.encoder.checksum()
         with atomic_dir(directory) as tmp:
             for name, content in (extra_files or {}).items():
                 (tmp / name).write_text(content)
@@ -236,8 +242,8 @@ class StanceModel:
             encoder = _adapted_encoder(config, path / "adapter", device)
         elif config.mode == "partial":
             encoder = _partial_encoder(config, path / LAYERS_NAME, device)
-        elif encoder is None or encoder.ref != config.encoder:
-            encoder = Encoder(config.encoder, max_length=config.max_length, device=device)
+        else:
+            encoder = _frozen_encoder(config, encoder, device)
         if encoder.dim != config.dim:
             raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")
         return cls(config, encoder, head)
@@ -268,6 +274,20 @@ def check_safe_checkpoint(path: Path) -> None:
             raise ModelLoadError(f"refusing {f}: pickle-based weights are not loaded, use safetensors")
     if not (path / HEAD_NAME).is_file():
         raise ModelLoadError(f"stance checkpoint {path} has no {HEAD_NAME}")
+
+
+def _frozen_encoder(config: StanceConfig, offered: Encoder | None, device: str | None) -> Encoder:
+    """A fast checkpoint's encoder: ``offered`` if it has the recorded weights and length limit, else loaded
+    from the reference and checked against the recorded weights (older checkpoints record none)."""
+    want = config.encoder_checksum
+    if offered is not None and want is not None and offered.max_length == config.max_length \
+            and offered.checksum() == want:
+        return offered
+    encoder = Encoder(config.encoder, max_length=config.max_length, device=device)
+    if want is not None and (got := encoder.checksum()) != want:
+        raise ModelLoadError(f"the head was trained on encoder weights {want[:12]}, but encoder {config.encoder!r} "
+                             f"now loads weights {got[:12]}: retrain the checkpoint on this encoder")
+    return encoder
 
 
 def _adapted_encoder(config: StanceConfig, adapter_dir: Path, device: str | None) -> Encoder:

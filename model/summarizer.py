@@ -270,6 +270,9 @@ class ScorerConfig:
     mmr_lambda: float = 0.8
     max_candidates: int = 64
     training: dict = field(default_factory=dict)
+    # ``weights_checksum`` of the encoder whose embeddings the trained scorer's features came from: its
+    # standardisation and weights fit that encoder's similarities (None: the prior, or not recorded).
+    encoder_checksum: str | None = None
 
 
 @dataclass
@@ -337,6 +340,11 @@ class ExtractiveSummarizer:
     def trained(self) -> bool:
         return bool(self.config.training)
 
+    def fits(self, encoder_checksum: str) -> bool:
+        """Whether this scorer may read features from the encoder with these weights: the prior reads any,
+        a trained scorer only its own encoder's (one that records none is taken on trust)."""
+        return self.config.encoder_checksum in (None, encoder_checksum)
+
     def scores(self, article: Article, embeddings: np.ndarray,
                others: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """Salience in [0, 1] for each body sentence."""
@@ -386,7 +394,7 @@ class ExtractiveSummarizer:
                 "single": scorer_dict(self.config.single, "single"),
                 "multi": scorer_dict(self.config.multi, "multi") if self.config.multi is not None else None,
                 "mmr_lambda": self.config.mmr_lambda, "max_candidates": self.config.max_candidates,
-                "training": self.config.training}
+                "encoder_checksum": self.config.encoder_checksum, "training": self.config.training}
 
     def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,
                         extra_files: dict[str, str] | None = None) -> Path:
@@ -428,7 +436,10 @@ class ExtractiveSummarizer:
                 raise ValueError(f"unknown features {sorted(unknown)}")
             config = ScorerConfig(single=single, multi=multi, mmr_lambda=float(data.get("mmr_lambda", 0.8)),
                                   max_candidates=int(data.get("max_candidates", 64)),
-                                  training=data.get("training", {}) or {})
+                                  training=data.get("training", {}) or {},
+                                  encoder_checksum=data.get("encoder_checksum"))
+            if config.encoder_checksum is not None and not isinstance(config.encoder_checksum, str):
+                raise ValueError("encoder_checksum must be a string")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"{path}: malformed summarizer config: {exc}") from exc
         return cls(config)

@@ -345,6 +345,7 @@ def model_card(summ: ExtractiveSummarizer) -> str:
         f"- single-article data: {', '.join(t.get('data', [])) or 'none'} ({t.get('single_sentences', 0)} sentences)",
         f"- cluster data: {', '.join(t.get('cluster_data', [])) or 'none'} ({t.get('multi_sentences', 0)} sentences)",
         f"- features from encoder: {t.get('encoder')}",
+        f"- encoder weights (sha256; served only beside these): {summ.config.encoder_checksum}",
         f"- oracle budget: {t.get('sentences')} sentences; scorer: {t.get('scorer')}"
         + (f" (MLP {t.get('hidden')})" if t.get("hidden") else ""),
         f"- held out from training: {', '.join(t.get('exclude', [])) or 'nothing'}",
@@ -455,6 +456,7 @@ def train_summarizer(args: TrainSummarizerArgs, log: Callable[[str], None] | Non
         if not any(single_sources):
             config.single = config.multi
     config.training = training
+    config.encoder_checksum = encoder.checksum()  # served only beside this very encoder
     summ = ExtractiveSummarizer(config)
     path = summ.save_pretrained(args.out, card=model_card(summ), extra_files={
         "training_args.json": json.dumps(asdict(args), indent=2, sort_keys=True) + "\n"})

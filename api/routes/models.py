@@ -67,6 +67,7 @@ async def reload(req: ReloadRequest, request: Request, current: ModelDep) -> dic
                            "invalid_checkpoint") from None
         app.state.slot.swap(new)
         app.state.metrics.set_model("stance", new.info["stance"]["version"])
+        app.state.metrics.set_model("summarizer", new.info["summarizer"]["version"])
         app.state.metrics.reloads.labels("ok").inc()
     return {"models": [new.info["stance"], new.info["summarizer"]]}
 
