@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 DATA   ?= ../shared/data
 
-.PHONY: install serve test lint fuzz soak default-model default-summarizer clean
+.PHONY: install serve test lint fuzz soak image-test default-model default-summarizer clean
 
 $(STAMP): pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -31,6 +31,15 @@ fuzz: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/python scripts/soak.py
+
+# Build the Dockerfile with buildah (vfs storage, chroot isolation: works as root without a daemon), run it,
+# wait for /readyz, check the seeds' labels and the HEALTHCHECK, stop it. Slow (an image build), so not part
+# of `make test`. IMAGE_BASE=local builds the base from Debian packages (mmdebstrap; no registry needed);
+# IMAGE_BASE=python:3.11-slim takes the registry's. Rootfs tarball under IMAGE_CACHE, images in containers storage.
+IMAGE_BASE  ?= local
+IMAGE_CACHE ?= $(HOME)/.cache/presslens-image
+image-test:
+	python3 scripts/image_test.py --base $(IMAGE_BASE) --cache $(IMAGE_CACHE) $(IMAGE_TEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check model api training eval tests scripts

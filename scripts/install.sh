@@ -10,9 +10,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# TORCH_INDEX_URL (the Dockerfile sets https://download.pytorch.org/whl/cpu) picks where the CPU build comes
-# from; unset, pip's own configuration decides (a local wheel directory on the build machines).
-if [ -n "${TORCH_INDEX_URL:-}" ]; then
+# Where the CPU build comes from, first match wins:
+#   TORCH_WHEELS     a directory holding torch-2.13.0+cpu-*.whl (an image built where only PyPI is reachable:
+#                    the exact +cpu version exists nowhere else, so PyPI's CUDA build cannot be picked);
+#   TORCH_INDEX_URL  an index (the Dockerfile's default is https://download.pytorch.org/whl/cpu);
+#   neither          pip's own configuration (a local wheel directory on the build machines).
+if [ -n "${TORCH_WHEELS:-}" ]; then
+  "$VENV/bin/python" -m pip install -q --find-links "$TORCH_WHEELS" "torch==2.13.0+cpu"
+elif [ -n "${TORCH_INDEX_URL:-}" ]; then
   "$VENV/bin/python" -m pip install -q --index-url "$TORCH_INDEX_URL" "torch==2.13.0"
 else
   "$VENV/bin/python" -m pip install -q "torch==2.13.0"
