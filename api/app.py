@@ -20,6 +20,7 @@ from .errors import BodyLimitMiddleware, install_error_handlers
 from .feedback import FeedbackStore, open_store
 from .metrics import RequestMetricsMiddleware, ServiceMetrics
 from .routes import analyze, feedback, models, ops, web
+from .schemas import publish_limits
 from .settings import Settings
 
 log = logging.getLogger("presslens.api")
@@ -71,6 +72,14 @@ def create_app(settings: Settings | None = None, analyzer=None, *, loader: Loade
         slot.swap(registry.describe_given(analyzer, settings))
         metrics.set_model("stance", slot.current.info["stance"]["version"])
 
+    plain_openapi = app.openapi
+
+    def openapi() -> dict:  # the schema publishes this deployment's limits, the numbers the checks use
+        if app.openapi_schema is None:
+            app.openapi_schema = publish_limits(plain_openapi(), settings.limits())
+        return app.openapi_schema
+
+    app.openapi = openapi
     install_error_handlers(app)
     for module in (ops, analyze, feedback, models, web):
         app.include_router(module.router)
@@ -82,7 +91,7 @@ def create_app(settings: Settings | None = None, analyzer=None, *, loader: Loade
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, drain=settings.drain_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app
 

@@ -10,11 +10,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from model.limits import ArticleTooLong, check_article_length
 from model.pipeline import AnalyzeOptions
 from model.text import Article
 
 from .batching import BatchQueue, BatchResult, LoadedModel, QueueFull, ShuttingDown, approx_tokens
-from .errors import ApiError
+from .errors import ApiError, too_many_articles
 from .schemas import AnalyzeOptionsIn, ArticleIn
 from .settings import Settings
 
@@ -87,15 +88,20 @@ def html_to_text(html: str) -> tuple[str | None, str]:
 def check_items(items: list[ArticleIn], settings: Settings) -> None:
     """The configurable limits: cheap checks, run on the request path before anything is queued."""
     if len(items) > settings.max_articles:
-        raise ApiError(413, f"too many articles: {len(items)} given, at most {settings.max_articles} per request "
-                       "(PRESSLENS_MAX_ARTICLES)", "too_many_articles")
+        raise too_many_articles(len(items), settings.max_articles)
     for i, item in enumerate(items):
         body = _body(item)
-        if len(body) > settings.max_chars:
-            raise ApiError(413, f"{_name(i, item)}: {len(body)} characters, at most {settings.max_chars} per "
-                           "article (PRESSLENS_MAX_CHARS)", "article_too_long")
+        check_text_length(_name(i, item), body, settings)
         if "\x00" in body:
             raise ApiError(422, f"{_name(i, item)}: binary data (NUL characters), not text", "invalid_text")
+
+
+def check_text_length(name: str, text: str, settings: Settings) -> None:
+    """413 naming the setting when ``text`` is over the article size limit (PRESSLENS_MAX_CHARS)."""
+    try:
+        check_article_length(text, settings.max_chars)
+    except ArticleTooLong as exc:
+        raise ApiError(413, f"{name}: {exc} (PRESSLENS_MAX_CHARS)", "article_too_long") from None
 
 
 def build_articles(items: list[ArticleIn]) -> list[Article]:

@@ -57,6 +57,18 @@ def summarize_validation(errors: list[dict]) -> tuple[int, str, str]:
     return 422, "; ".join(msgs) + more, "validation"
 
 
+def too_many_articles(given: int | str, limit: int) -> ApiError:
+    """The one 413 for too many articles, from the configurable check and from the schema's ceiling alike."""
+    return ApiError(413, f"too many articles: {given} given, at most {limit} per request (PRESSLENS_MAX_ARTICLES)",
+                    "too_many_articles")
+
+
+def _over_ceiling(errors: list[dict]) -> dict | None:
+    """The error of an article list over the schema's ceiling (``schemas.MAX_ARTICLES_CEILING``), if any."""
+    return next((e for e in errors if e.get("type") == "too_long" and tuple(e.get("loc", ()))[-1:] == ("articles",)),
+                None)
+
+
 def _jsonable(errors: list[dict]) -> list[dict]:
     out = []
     for e in errors[:20]:
@@ -78,6 +90,11 @@ def install_error_handlers(app: FastAPI) -> None:
             # e.g. curl -d sends form encoding: say what to send instead of "not a dictionary"
             return error_response(415, f"expected a JSON body with Content-Type: application/json, got "
                                        f"{ctype or 'no Content-Type'}", "unsupported_media_type")
+        over = _over_ceiling(list(exc.errors()))
+        if over is not None:  # the same answer as any other count over PRESSLENS_MAX_ARTICLES
+            given = (over.get("ctx") or {}).get("actual_length") or f"more than {over['ctx']['max_length']}"
+            err = too_many_articles(given, request.app.state.settings.max_articles)
+            return error_response(err.status, err.message, err.error_type)
         status, message, kind = summarize_validation(list(exc.errors()))
         return error_response(status, message, kind, detail=_jsonable(list(exc.errors())))
 
@@ -98,21 +115,39 @@ def install_error_handlers(app: FastAPI) -> None:
 class BodyLimitMiddleware:
     """Refuse bodies over ``limit`` bytes with 413, by Content-Length or while a chunked body streams in.
 
-    The body is buffered (up to the limit) and replayed to the app, so an oversized upload is cut off
-    without the app reading a byte of it.
+    An accepted body is buffered (up to the limit) and replayed to the app, so an oversized upload never
+    reaches it. A refused body is still read and thrown away, up to ``drain`` bytes, before the 413 is
+    sent: most clients (urllib, requests, httpx) send the whole body before reading the answer, and a
+    server that closes a socket with unread data in it resets the connection, so they would see
+    "Connection reset by peer" instead of the 413. Past ``drain`` bytes the answer is sent and the
+    connection closed without reading on (a client still sending then may see the reset).
     """
 
-    def __init__(self, app: ASGIApp, limit: int):
+    def __init__(self, app: ASGIApp, limit: int, drain: int):
         self.app = app
         self.limit = limit
+        self.drain = drain
 
-    async def _reject(self, send: Send, got: str) -> None:
+    async def _reject(self, receive: Receive, send: Send, got: str, finished: bool) -> None:
+        if not finished:
+            await self._discard(receive)
         body = json.dumps({"error": f"request body too large: {got}, at most {self.limit} bytes "
                                     "(PRESSLENS_MAX_BODY_BYTES)", "error_type": "payload_too_large"}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+    async def _discard(self, receive: Receive) -> None:
+        """Read the rest of the request body (at most ``drain`` bytes) without keeping it."""
+        read = 0
+        while read <= self.drain:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
@@ -126,7 +161,7 @@ class BodyLimitMiddleware:
             except ValueError:
                 size = -1
             if size > self.limit:
-                await self._reject(send, f"{size} bytes")
+                await self._reject(receive, send, f"{size} bytes", finished=False)
                 return
         chunks: list[bytes] = []
         total = 0
@@ -137,11 +172,11 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             total += len(chunk)
+            more = message.get("more_body", False)
             if total > self.limit:
-                await self._reject(send, f"more than {self.limit} bytes")
+                await self._reject(receive, send, f"more than {self.limit} bytes", finished=not more)
                 return
             chunks.append(chunk)
-            more = message.get("more_body", False)
         body = b"".join(chunks)
         sent = False
 

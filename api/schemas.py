@@ -1,7 +1,10 @@
 """Request and response bodies. Every input field carries limits; responses mirror ``Analysis.to_dict``.
 
-The hard ``Field`` limits below are ceilings that hold whatever the settings say; the configurable limits
-(articles per request, characters per article) are checked in ``deps.py`` with a message naming them.
+The configurable limits (articles per request, characters per article: ``Settings.limits()``) are checked
+in ``deps.py`` with a 413 naming the setting, and ``publish_limits`` writes them into the OpenAPI schema, so
+the schema, ``/info`` and the error messages give one number each. The one fixed ceiling,
+``MAX_ARTICLES_CEILING`` on the article list, only stops pydantic from validating (and reporting on) an
+unbounded list before that check runs; a request over it gets the same 413 (``errors.py``).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .settings import MAX_ARTICLES_CEILING
 
 Label = Literal["neutral", "editorial"]
 
@@ -18,9 +23,6 @@ def _integral(v):
     return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
-# Ceilings: the body-size limit (4 MiB by default) rejects anything near them first.
-HARD_MAX_CHARS = 2_000_000
-HARD_MAX_ARTICLES = 10_000
 
 
 class _Strict(BaseModel):
@@ -47,8 +49,8 @@ class ArticleIn(_Strict):
 
     id: str | None = Field(None, max_length=200, description="your identifier, echoed back")
     title: str | None = Field(None, max_length=1000, description="headline, if not part of the text (for html: overrides the page title)")
-    text: str | None = Field(None, max_length=HARD_MAX_CHARS, description="the article's text")
-    html: str | None = Field(None, max_length=HARD_MAX_CHARS,
+    text: str | None = Field(None, description="the article's text")
+    html: str | None = Field(None,
                              description="a web page; reduced to the article's main text (trafilatura)")
 
     @field_validator("text", "html", mode="before")
@@ -77,7 +79,7 @@ class AnalyzeOptionsIn(_Strict):
 
 
 class AnalyzeRequest(AnalyzeOptionsIn):
-    articles: list[ArticleIn] = Field(..., min_length=1, max_length=HARD_MAX_ARTICLES)
+    articles: list[ArticleIn] = Field(..., min_length=1, max_length=MAX_ARTICLES_CEILING)
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "articles": [{"id": "a1", "text": "Officials met in London on Friday. Critics said the talks failed."}],
@@ -85,7 +87,7 @@ class AnalyzeRequest(AnalyzeOptionsIn):
 
 
 class CoverageRequest(AnalyzeRequest):
-    articles: list[ArticleIn] = Field(..., min_length=2, max_length=HARD_MAX_ARTICLES,
+    articles: list[ArticleIn] = Field(..., min_length=2, max_length=MAX_ARTICLES_CEILING,
                                       description="two or more articles on one event")
 
 
@@ -177,7 +179,7 @@ class FeedbackIn(_Strict):
     """A user's corrected label for an article (no ``sentence_index``) or one of its sentences."""
 
     # The pattern is published (not blank) but enforced by ``_not_blank`` below, whose message is clearer.
-    text: str = Field(..., min_length=1, max_length=HARD_MAX_CHARS, json_schema_extra={"pattern": r"\S"},
+    text: str = Field(..., min_length=1, json_schema_extra={"pattern": r"\S"},
                       description="the sentence (or article) text the label belongs to (not blank)")
     label: Label
     article_id: str | None = Field(None, max_length=200)
@@ -223,3 +225,22 @@ class ModelsResponse(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     error_type: str
+
+
+# Where each configurable limit shows in the published schema: (component, property, keyword, limit).
+_PUBLISHED_LIMITS = (
+    ("ArticleIn", "text", "maxLength", "max_chars"),
+    ("ArticleIn", "html", "maxLength", "max_chars"),
+    ("FeedbackIn", "text", "maxLength", "max_chars"),
+    ("AnalyzeRequest", "articles", "maxItems", "max_articles"),
+    ("CoverageRequest", "articles", "maxItems", "max_articles"),
+)
+
+
+def publish_limits(spec: dict, limits: dict[str, int]) -> dict:
+    """Write a deployment's limits (``Settings.limits()``) into its OpenAPI document, in place."""
+    components = spec.get("components", {}).get("schemas", {})
+    for component, prop, keyword, name in _PUBLISHED_LIMITS:
+        if component in components:
+            components[component]["properties"][prop][keyword] = limits[name]
+    return spec

@@ -12,6 +12,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.limits import MAX_ARTICLE_CHARS
+
+#: the most PRESSLENS_MAX_ARTICLES may be set to (and a bound pydantic stops at before the limit is checked)
+MAX_ARTICLES_CEILING = 10_000
+
 
 def default_feedback_db() -> str:
     """``$XDG_DATA_HOME/presslens/feedback.sqlite3``: outside the checkout, so a fresh clone keeps it."""
@@ -34,10 +39,15 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(None, description="bearer token for admin endpoints (reload)")
     cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins (none: CORS off)")
 
-    # Request limits (each violation is a 413 with a message naming the limit).
+    # Request limits: the only place they are set. The checks (and their 413 messages naming the variable),
+    # /info, the published OpenAPI schema (maxLength / maxItems) and the README's table all read these.
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted")
-    max_articles: int = Field(64, ge=1, le=10_000, description="articles per request")
-    max_chars: int = Field(100_000, ge=100, description="characters per article (text or HTML)")
+    max_articles: int = Field(64, ge=1, le=MAX_ARTICLES_CEILING, description="articles per request")
+    max_chars: int = Field(MAX_ARTICLE_CHARS, ge=100,
+                           description="characters per article (text or HTML; default model.limits.MAX_ARTICLE_CHARS)")
+    drain_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="a body over max_body_bytes is read and discarded up to this size "
+        "before the 413, so clients that send all of it before reading get the answer, not a connection reset")
 
     # Batching: requests that arrive together share one encoder pass.
     batch_max_articles: int = Field(32, ge=1, description="most articles merged into one model call")
@@ -48,6 +58,10 @@ class Settings(BaseSettings):
 
     feedback_db: str = Field(default_factory=default_feedback_db,
                              description="SQLite file path, or a postgresql:// URL (needs psycopg)")
+
+    def limits(self) -> dict[str, int]:
+        """The limits a client must respect, as /info and the OpenAPI schema publish them."""
+        return {"max_body_bytes": self.max_body_bytes, "max_articles": self.max_articles, "max_chars": self.max_chars}
 
     @field_validator("api_key", "admin_token", mode="before")
     @classmethod

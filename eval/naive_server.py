@@ -22,12 +22,14 @@ from contextlib import asynccontextmanager
 
 from pydantic import BaseModel, Field
 
+from model.limits import MAX_ARTICLE_CHARS
+
 
 # Module level, not inside the factory: FastAPI resolves the route's (string) annotations from globals.
 class ArticleIn(BaseModel):
     id: str | None = Field(None, max_length=200)
     title: str | None = Field(None, max_length=1000)
-    text: str = Field(..., min_length=1, max_length=100_000)
+    text: str = Field(..., min_length=1, max_length=MAX_ARTICLE_CHARS)
 
 
 class AnalyzeRequest(BaseModel):

@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Depends, Request
 
-from ..deps import require_api_key
+from ..deps import check_text_length, require_api_key
 from ..errors import ApiError
 from ..feedback import FeedbackError, FeedbackRow
 from ..schemas import ErrorOut, FeedbackIn, FeedbackOut
@@ -21,6 +21,7 @@ async def feedback(req: FeedbackIn, request: Request) -> dict:
 
     The 201 answer comes after the row is committed to disk.
     """
+    check_text_length("text", req.text, request.app.state.settings)
     row = FeedbackRow(**req.model_dump())
     try:
         row_id = await asyncio.to_thread(request.app.state.feedback.add, row)
