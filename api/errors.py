@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .settings import Settings
+
 log = logging.getLogger("presslens.api")
 
 
@@ -123,10 +125,10 @@ class BodyLimitMiddleware:
     connection closed without reading on (a client still sending then may see the reset).
     """
 
-    def __init__(self, app: ASGIApp, limit: int, drain: int):
+    def __init__(self, app: ASGIApp, limit: int, drain: int | None = None):
         self.app = app
         self.limit = limit
-        self.drain = drain
+        self.drain = Settings.model_fields["drain_body_bytes"].default if drain is None else drain
 
     async def _reject(self, receive: Receive, send: Send, got: str, finished: bool) -> None:
         if not finished:

@@ -23,7 +23,7 @@ from api.server import serve_in_thread
 from api.settings import Settings
 from model.limits import MAX_ARTICLE_CHARS, ArticleTooLong, check_article_length
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 TEN_MB = 10_000_000
 
 
