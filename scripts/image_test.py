@@ -140,8 +140,8 @@ class Running:
         self.config = (inspected.get("Docker") or {}).get("config") or {}  # the Docker schema keeps HEALTHCHECK
 
     def start(self) -> None:
-        r = sh(containers("podman", "run", "-d", "--network", "host", "-e", f"PRESSLENS_PORT={self.port}",
-                          self.image), capture_output=True, text=True)
+        r = sh(containers("podman", "run", "-d", "--rm", "--network", "host", "-e", f"PRESSLENS_PORT={self.port}",
+                          self.image), capture_output=True, text=True)  # --rm: a start that fails leaves nothing
         if r.returncode == 0:
             self.podman_id = r.stdout.strip()
             step(f"running under podman run ({self.podman_id[:12]})")
@@ -185,7 +185,6 @@ class Running:
     def stop(self) -> None:
         if self.podman_id:
             sh(containers("podman", "stop", "-t", "30", self.podman_id), stdout=subprocess.DEVNULL)
-            subprocess.run(containers("podman", "rm", self.podman_id), stdout=subprocess.DEVNULL)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()  # buildah forwards SIGTERM: uvicorn shuts down gracefully
             try:
