@@ -77,18 +77,21 @@ def smoke_test(analyzer: Analyzer) -> None:
         raise ModelLoadError(f"smoke prediction gave malformed sentence probabilities: {probs}")
 
 
-def load_initial(stance_dir: str | None, summarizer_dir: str | None) -> LoadedModel:
+def load_initial(stance_dir: str | None, summarizer_dir: str | None, runtime: str = "torch") -> LoadedModel:
     stance_path = Path(stance_dir) if stance_dir else default_stance_path()
-    analyzer = Analyzer.load(stance_path, summarizer_dir)
+    analyzer = Analyzer.load(stance_path, summarizer_dir, runtime=runtime)
     smoke_test(analyzer)
-    return _loaded(analyzer, stance_path, Path(summarizer_dir) if summarizer_dir else default_summarizer_path())
+    return _loaded(analyzer, stance_path, Path(summarizer_dir) if summarizer_dir else default_summarizer_path(),
+                   runtime)
 
 
-def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_path: Path | None) -> LoadedModel:
+def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_path: Path | None,
+            requested: str = "torch") -> LoadedModel:
     stance = describe_stance(stance_path, active=True)
     summ = describe_summarizer(summarizer_path)
     return LoadedModel(analyzer, version=f"{stance['id']}@{stance['version']}",
-                       info={"stance": stance, "summarizer": summ, "summarizer_path": summarizer_path})
+                       info={"stance": stance, "summarizer": summ, "summarizer_path": summarizer_path,
+                             "runtime": analyzer.encoder.runtime, "runtime_requested": requested})
 
 
 def resolve_checkpoint(models_dir: str | None, name: str) -> Path:
@@ -111,8 +114,10 @@ def load_replacement(path: Path, current: LoadedModel) -> LoadedModel:
     shared encoder's tokenizer must not be used from two threads at once).
     """
     old: Analyzer = current.analyzer
-    stance = StanceModel.from_pretrained(path, encoder=old.encoder)
-    return _loaded(Analyzer(stance, old.summarizer), path, current.info.get("summarizer_path"))
+    runtime = current.info.get("runtime_requested", "torch")
+    stance = StanceModel.from_pretrained(path, encoder=old.encoder, runtime=runtime)
+    return _loaded(Analyzer(stance, old.summarizer), path, current.info.get("summarizer_path"),
+                   runtime)
 
 
 def list_checkpoints(models_dir: str | None) -> list[Path]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     model: str | None = Field(None, description="stance checkpoint directory (default: the shipped model)")
     summarizer: str | None = Field(None, description="summarizer checkpoint directory")
+    runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="encoder runtime: ONNX Runtime (exported once per set of weights, cached), the torch "
+                            "reference, or auto (ONNX Runtime where it is installed and agrees with torch)")
     models_dir: str | None = Field(
         None, description="folder of checkpoint directories that POST /v1/models/reload may load (nothing outside it)")
 

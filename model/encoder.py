@@ -165,6 +165,8 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 class Encoder:
     """A transformers encoder with mean pooling and L2 normalisation (the sentence-transformers recipe)."""
 
+    runtime = "torch"  # the reference; model.runtime.OnnxEncoder serves the same weights through ONNX Runtime
+
     def __init__(
         self,
         ref: str | os.PathLike | None = DEFAULT_ENCODER,

@@ -87,8 +87,9 @@ class Analyzer:
     @classmethod
     def load(cls, stance_dir: str | os.PathLike | None = None,
              summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
-             abstractive: str | os.PathLike | None = None) -> Analyzer:
-        stance = StanceModel.from_pretrained(stance_dir or default_stance_path(), device=device)
+             abstractive: str | os.PathLike | None = None, runtime: str = "torch") -> Analyzer:
+        """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); torch by default."""
+        stance = StanceModel.from_pretrained(stance_dir or default_stance_path(), device=device, runtime=runtime)
         sdir = Path(summarizer_dir) if summarizer_dir else default_summarizer_path()
         summarizer = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() \
             else ExtractiveSummarizer()

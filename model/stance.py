@@ -33,7 +33,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .claims import attribute
-from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model
+from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model, resolve_model_path
 from .io import atomic_dir
 from .voice import writer_voice
 
@@ -216,8 +216,12 @@ class StanceModel:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, encoder: Encoder | None = None,
-                        device: str | None = None) -> StanceModel:
-        """Load a checkpoint written by ``save_pretrained``; ``encoder`` reuses an already loaded base."""
+                        device: str | None = None, runtime: str = "torch") -> StanceModel:
+        """Load a checkpoint written by ``save_pretrained``; ``encoder`` reuses an already loaded base.
+
+        ``runtime`` (``model.runtime.RUNTIMES``) picks the encoder's inference runtime: the torch
+        reference, or an ONNX Runtime export of the same weights (for serving; it cannot be trained).
+        """
         path = Path(directory)
         config = read_config(path)
         check_safe_checkpoint(path)
@@ -230,17 +234,41 @@ class StanceModel:
             head.load_state_dict(head_state)
         except RuntimeError as exc:
             raise ModelLoadError(f"{path / HEAD_NAME} does not match the config (dim/hidden): {exc}") from exc
-        if config.mode == "full":
-            encoder = Encoder(path / "encoder", max_length=config.max_length, device=device)
-        elif config.mode == "adapter":
-            encoder = _adapted_encoder(config, path / "adapter", device)
-        elif config.mode == "partial":
-            encoder = _partial_encoder(config, path / LAYERS_NAME, device)
-        elif encoder is None or encoder.ref != config.encoder:
-            encoder = Encoder(config.encoder, max_length=config.max_length, device=device)
+        given = encoder
+
+        def build() -> Encoder:
+            if config.mode == "full":
+                return Encoder(path / "encoder", max_length=config.max_length, device=device)
+            if config.mode == "adapter":
+                return _adapted_encoder(config, path / "adapter", device)
+            if config.mode == "partial":
+                return _partial_encoder(config, path / LAYERS_NAME, device)
+            if given is None or given.ref != config.encoder or given.runtime != "torch":
+                return Encoder(config.encoder, max_length=config.max_length, device=device)
+            return given
+
+        if runtime == "torch":
+            encoder = build()
+        else:
+            from .runtime import choose_runtime
+
+            encoder = choose_runtime(runtime, lambda: encoder_sources(config, path), build)
         if encoder.dim != config.dim:
             raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")
         return cls(config, encoder, head)
+
+
+def encoder_sources(config: StanceConfig, path: Path) -> tuple[list[Path], dict]:
+    """The files that define a checkpoint's encoder (base weights and tokenizer, and what was fine-tuned
+    over them) and the settings that change its forward: what an exported runtime graph is keyed by."""
+    if config.mode == "full":
+        sources = [path / "encoder"]
+    else:
+        base = Path(resolve_model_path(config.encoder))
+        if not base.is_dir():
+            raise ModelLoadError(f"encoder {config.encoder!r} is a hub id, not a local directory")
+        sources = [base] + {"partial": [path / LAYERS_NAME], "adapter": [path / "adapter"]}.get(config.mode, [])
+    return sources, {"mode": config.mode, "train_layers": config.train_layers, "max_length": config.max_length}
 
 
 def read_config(path: Path) -> StanceConfig:

@@ -1,0 +1,153 @@
+"""The ONNX Runtime encoder against the torch reference: tiny random BERT and MPNet models in a temp dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from model import runtime  # noqa: E402
+from model.encoder import Encoder, ModelLoadError  # noqa: E402
+from model.runtime import OnnxEncoder, choose_runtime, export_encoder, fingerprint  # noqa: E402
+from model.stance import StanceModel  # noqa: E402
+
+TEXTS = [
+    "the talks in london would resume , the minister said .",
+    "i think this is a waste of time .",
+    "what ?",
+    " ".join(["the foreign minister said the referendum in crimea was not a meeting of the state ."] * 20),
+    "sanctions",
+    "russia and ukraine ; kerry and lavrov : talks ( 2014 ) - \" no doubt \" .",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tiny_encoder_dir, tmp_path_factory) -> tuple[Encoder, Path]:
+    enc = Encoder(str(tiny_encoder_dir), max_length=64)
+    return enc, export_encoder(enc, tmp_path_factory.mktemp("onnx") / "tiny-bert")
+
+
+def test_onnx_embeddings_equal_torch(tiny_export):
+    enc, directory = tiny_export
+    onnx = OnnxEncoder.load(directory)
+    expected = enc.encode(TEXTS)
+    got = onnx.encode(TEXTS)
+    assert got.shape == (len(TEXTS), enc.dim)
+    assert np.abs(got - expected).max() < 1e-5
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    # the tokenizer is the same one, truncation included (the long text stops at max_length)
+    assert onnx.count_tokens(TEXTS) == enc.count_tokens(TEXTS)
+    assert max(onnx.count_tokens(TEXTS)) == 64
+    assert onnx.encode([]).shape == (0, enc.dim)
+
+
+def test_export_is_fused_and_described(tiny_export):
+    _, directory = tiny_export
+    meta = json.loads((directory / runtime.META_NAME).read_text())
+    assert meta["graph"] == "optimised"
+    # the transformer optimiser recognised the attention and LayerNorm blocks of both layers
+    assert meta["fused"].get("Attention") == 2
+    assert meta["fused"].get("SkipLayerNormalization", 0) >= 2
+    assert meta["probe_max_abs_diff"] < runtime.EMBEDDING_TOLERANCE
+    assert sorted(p.name for p in directory.iterdir()) == sorted(
+        [runtime.GRAPH_NAME, runtime.TOKENIZER_NAME, runtime.META_NAME])
+
+
+def test_batches_bound_padded_tokens(tiny_export):
+    _, directory = tiny_export
+    onnx = OnnxEncoder.load(directory)
+    onnx.tokens_per_run, onnx.batch_size = 100, 8
+    lengths = [5, 60, 7, 30, 30, 2, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]
+    runs = onnx.batches(lengths)
+    assert sorted(i for run in runs for i in run) == list(range(len(lengths)))
+    for run in runs:
+        assert len(run) <= 8
+        assert len(run) == 1 or len(run) * max(lengths[i] for i in run) <= 100
+    # the encode result does not depend on how sentences were grouped
+    whole = onnx.encode(TEXTS)
+    onnx.tokens_per_run, onnx.batch_size = 1, 1
+    np.testing.assert_allclose(onnx.encode(TEXTS), whole, atol=1e-5)
+
+
+def test_mpnet_exports_too(tmp_path):
+    """The export is generic over HF encoders: an MPNet (the teacher's architecture) round-trips as well."""
+    import torch
+    from transformers import BertTokenizerFast, MPNetConfig, MPNetModel
+
+    from tests.conftest import build_tiny_encoder
+
+    bert_dir = build_tiny_encoder(tmp_path / "vocab-source")
+    tokenizer = BertTokenizerFast.from_pretrained(str(bert_dir))
+    config = MPNetConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=260,
+                         pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    MPNetModel(config).save_pretrained(str(tmp_path / "mpnet"))
+    tokenizer.save_pretrained(str(tmp_path / "mpnet"))
+    enc = Encoder(str(tmp_path / "mpnet"), max_length=64)
+    directory = export_encoder(enc, tmp_path / "mpnet-onnx")
+    got = OnnxEncoder.load(directory).encode(TEXTS)
+    assert np.abs(got - enc.encode(TEXTS)).max() < 1e-5
+    assert json.loads((directory / runtime.META_NAME).read_text())["architecture"] == "MPNetModel"
+
+
+def test_stance_probabilities_agree_and_export_is_cached(tiny_stance_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    reference = StanceModel.from_pretrained(tiny_stance_dir)
+    served = StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx")
+    assert served.encoder.runtime == "onnx"
+    p_ref, p_onnx = reference.predict_proba(TEXTS)[:, 1], served.predict_proba(TEXTS)[:, 1]
+    assert np.abs(p_ref - p_onnx).max() < 1e-5
+    assert reference.predict(TEXTS) == served.predict(TEXTS)
+    exports = list((tmp_path / "onnx").iterdir())
+    assert len(exports) == 1 and (exports[0] / runtime.GRAPH_NAME).is_file()
+
+    # A second load finds it: in memory the same encoder, from disk without exporting again.
+    assert StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx").encoder is served.encoder
+    del served
+    monkeypatch.setattr(runtime, "export_encoder", lambda *a, **k: pytest.fail("exported again"))
+    again = StanceModel.from_pretrained(tiny_stance_dir, runtime="auto")
+    assert again.encoder.runtime == "onnx"
+    assert np.abs(again.predict_proba(TEXTS)[:, 1] - p_ref).max() < 1e-5
+
+
+def test_fingerprint_follows_the_weights(tiny_encoder_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_encoder_dir, copy)
+    same = fingerprint([copy], max_length=64)
+    assert same == fingerprint([tiny_encoder_dir], max_length=64)
+    assert fingerprint([copy], max_length=128) != same
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert fingerprint([copy], max_length=64) != same
+
+
+def test_runtime_choice_and_fallback(tiny_encoder_dir, tmp_path):
+    def build():
+        return Encoder(str(tiny_encoder_dir), max_length=64)
+
+    assert choose_runtime("torch", None, build).runtime == "torch"
+    # auto falls back to torch when no export can be keyed; onnx insists and says why
+    assert choose_runtime("auto", None, build).runtime == "torch"
+    with pytest.raises(ModelLoadError, match="not local files"):
+        choose_runtime("onnx", None, build)
+    with pytest.raises(ModelLoadError, match="unknown runtime"):
+        choose_runtime("tensorrt", None, build)
+    onnx = choose_runtime("onnx", lambda: ([tiny_encoder_dir], {"max_length": 64}), build, cache_dir=tmp_path)
+    assert onnx.runtime == "onnx"
+
+
+def test_failed_export_leaves_no_cache_entry(tiny_encoder_dir, tmp_path, monkeypatch):
+    enc = Encoder(str(tiny_encoder_dir), max_length=64)
+    monkeypatch.setattr(runtime, "EMBEDDING_TOLERANCE", -1.0)  # nothing can agree: the export must fail
+    with pytest.raises(ModelLoadError, match="does not reproduce"):
+        export_encoder(enc, tmp_path / "never")
+    assert list(tmp_path.iterdir()) == []
