@@ -45,6 +45,18 @@ def build_tiny_encoder(directory: Path, hidden: int = 32, layers: int = 2) -> Pa
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_cache(tmp_path_factory):
+    """ONNX exports made by tests (servers started in them included) go to a temp dir, not the user's cache."""
+    old = os.environ.get("PRESSLENS_CACHE_DIR")
+    os.environ["PRESSLENS_CACHE_DIR"] = str(tmp_path_factory.mktemp("presslens-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PRESSLENS_CACHE_DIR", None)
+    else:
+        os.environ["PRESSLENS_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory) -> Path:
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
