@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     queue_size: int = Field(64, ge=1, description="requests waiting for the model; beyond this: 503 + Retry-After")
     request_timeout_s: float = Field(120.0, gt=0, description="longest a request waits for its result")
 
+    # Memory: see api/malloc.py. 0 leaves glibc's default (8 arenas per core).
+    malloc_arenas: int = Field(2, ge=0, le=64, description="glibc malloc arenas for the server process")
+
     feedback_db: str = Field(default_factory=default_feedback_db,
                              description="SQLite file path, or a postgresql:// URL (needs psycopg)")
 

@@ -317,12 +317,12 @@ _LOADED: weakref.WeakValueDictionary[str, OnnxEncoder] = weakref.WeakValueDictio
 _LOADED_LOCK = threading.Lock()
 
 
-def onnx_encoder(key: str, build_torch: Callable[[], object], cache_dir: Path | None = None,
+def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | None = None,
                  threads: int | None = None) -> OnnxEncoder:
     """The ONNX encoder for fingerprint ``key``: already in memory, else from the cache, else exported now.
 
     An encoder already loaded in this process is shared (a reload of a checkpoint with the same encoder
-    weights costs no memory); ``build_torch`` is called only when no export exists yet.
+    weights costs no memory); ``export(directory)`` is called only when no export exists yet.
     """
     with _LOADED_LOCK:
         found = _LOADED.get(key)
@@ -331,16 +331,21 @@ def onnx_encoder(key: str, build_torch: Callable[[], object], cache_dir: Path | 
         directory = (cache_dir or cache_root()) / key
         if not (directory / META_NAME).is_file():
             log.info("exporting the encoder to ONNX into %s (once per set of weights)", directory)
-            export_encoder(build_torch(), directory)
+            export(directory)
         enc = OnnxEncoder.load(directory, threads=threads)
         _LOADED[key] = enc
         return enc
 
 
 def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dict]] | None,
-                   build_torch: Callable[[], object], cache_dir: Path | None = None):
+                   build_torch: Callable[[], object], cache_dir: Path | None = None,
+                   export: Callable[[Path], object] | None = None):
     """An encoder for ``runtime``: ``torch`` builds the reference; ``onnx`` must give ONNX Runtime (or raise);
-    ``auto`` gives ONNX Runtime where it can and falls back to torch with the reason logged."""
+    ``auto`` gives ONNX Runtime where it can and falls back to torch with the reason logged.
+
+    ``export(directory)`` writes a missing export (default: build the torch encoder here and export it;
+    a server passes ``export_in_subprocess``, so the torch model it needs never enters the server's heap).
+    """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime == "torch":
@@ -351,9 +356,56 @@ def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dic
         if key_sources is None:
             raise ModelLoadError("this encoder's weights are not local files, so an export cannot be keyed")
         sources, settings = key_sources()
-        return onnx_encoder(fingerprint(sources, **settings), build_torch, cache_dir)
+        return onnx_encoder(fingerprint(sources, **settings),
+                            export or (lambda directory: export_encoder(build_torch(), directory)), cache_dir)
     except Exception as exc:
         if runtime == "onnx":
             raise exc if isinstance(exc, ModelLoadError) else ModelLoadError(f"ONNX runtime: {exc}") from exc
         log.warning("serving with the torch encoder: %s", exc)
         return build_torch()
+
+
+def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout: float = 3600) -> Path:
+    """Export a stance checkpoint's encoder in a child process (``python -m model.runtime``).
+
+    Loading the torch model for the export costs several hundred MB that the allocator keeps after the
+    model is freed; in a child process that memory goes back with the process, so a server that had to
+    export on its first start has the same footprint as one that found the export cached.
+    """
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "model.runtime", str(stance_dir), str(directory)], env=env,
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise ModelLoadError(f"the ONNX export of {stance_dir} took longer than {timeout:.0f} s") from exc
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
+        raise ModelLoadError(f"the ONNX export of {stance_dir} failed: {lines[-1] if lines else proc.returncode}")
+    return directory
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m model.runtime STANCE_DIR OUT_DIR``: export a stance checkpoint's encoder to OUT_DIR."""
+    import argparse
+    import sys
+
+    from .stance import StanceModel
+
+    ap = argparse.ArgumentParser(prog="python -m model.runtime", description=main.__doc__.split(": ", 1)[1])
+    ap.add_argument("stance_dir")
+    ap.add_argument("out_dir")
+    ns = ap.parse_args(argv)
+    try:
+        export_encoder(StanceModel.from_pretrained(ns.stance_dir).encoder, ns.out_dir)
+    except ModelLoadError as exc:
+        print(f"presslens: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

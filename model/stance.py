@@ -250,9 +250,10 @@ class StanceModel:
         if runtime == "torch":
             encoder = build()
         else:
-            from .runtime import choose_runtime
+            from .runtime import choose_runtime, export_in_subprocess
 
-            encoder = choose_runtime(runtime, lambda: encoder_sources(config, path), build)
+            encoder = choose_runtime(runtime, lambda: encoder_sources(config, path), build,
+                                     export=lambda out: export_in_subprocess(path, out))
         if encoder.dim != config.dim:
             raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")
         return cls(config, encoder, head)
