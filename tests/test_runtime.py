@@ -151,3 +151,30 @@ def test_failed_export_leaves_no_cache_entry(tiny_encoder_dir, tmp_path, monkeyp
     with pytest.raises(ModelLoadError, match="does not reproduce"):
         export_encoder(enc, tmp_path / "never")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_serving_loads_no_training_or_report_libraries(tiny_stance_dir, tmp_path):
+    """What `presslens serve` imports to load a model and answer: no datasets, matplotlib, scikit-learn, peft,
+    and with the ONNX runtime not even transformers (each costs memory and start-up time it never uses)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from api.cli import build_parser\n"
+        "build_parser()\n"
+        "from api import registry\n"
+        f"loaded = registry.load_initial({str(tiny_stance_dir)!r}, None, 'onnx')\n"
+        "assert loaded.info['runtime'] == 'onnx', loaded.info\n"
+        "print(' '.join(sorted(m for m in ('datasets', 'matplotlib', 'sklearn', 'peft', 'transformers',"
+        " 'sentence_transformers', 'pandas', 'scipy') if m in sys.modules)))\n"
+    )
+    import os
+
+    env = {**os.environ, "PRESSLENS_CACHE_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # the first load exported the encoder (in a child process, which may import what it likes) ...
+    assert any((tmp_path / "onnx").iterdir())
+    # ... and the serving process itself imported none of them
+    assert proc.stdout.strip().splitlines()[-1:] in ([], [""]), proc.stdout
