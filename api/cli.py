@@ -137,6 +137,20 @@ def _serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(ns: argparse.Namespace) -> int:
+    """Build (or find) the serving runtime's export of a model, so the server's first start need not."""
+    from model.pipeline import default_stance_path
+    from model.stance import StanceModel
+
+    model = StanceModel.from_pretrained(ns.model or default_stance_path(), runtime="onnx")
+    meta = model.encoder.meta
+    fused = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("fused", {}).items())) or "none"
+    print(f"ONNX Runtime export of {ns.model or 'the default model'} ready in {model.encoder.directory}: "
+          f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
+          f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
+    return 0
+
+
 def _feedback_export(ns: argparse.Namespace) -> int:
     from .feedback import FeedbackError, export_csv, open_store
     from .settings import Settings
@@ -197,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=None)
     sv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
     sv.set_defaults(func=_serve)
+
+    pr = sub.add_parser("prepare", help="export a model's encoder for the ONNX runtime now (cached by checksum; "
+                                        "`make install` runs it for the default)")
+    pr.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    pr.set_defaults(func=_prepare)
 
     fb = sub.add_parser("feedback", help="users' corrected labels stored by the API")
     fsub = fb.add_subparsers(dest="what", required=True, metavar="{export}")

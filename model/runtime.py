@@ -251,6 +251,7 @@ class OnnxEncoder:
         self.batch_size = batch_size
         self.tokens_per_run = tokens_per_run
         self.meta = meta or {}
+        self.directory: Path | None = None  # the cached export it was loaded from, if any
         self._lock = threading.Lock()  # a tokenizers.Tokenizer with truncation set is not shared across threads
 
     @classmethod
@@ -272,8 +273,10 @@ class OnnxEncoder:
             meta = json.loads((directory / META_NAME).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"{directory} is not a presslens ONNX export: {exc}") from exc
-        return cls.from_files(directory / GRAPH_NAME, directory / TOKENIZER_NAME, meta["ref"], meta["max_length"],
-                              meta["dim"], threads=threads, meta=meta)
+        enc = cls.from_files(directory / GRAPH_NAME, directory / TOKENIZER_NAME, meta["ref"], meta["max_length"],
+                             meta["dim"], threads=threads, meta=meta)
+        enc.directory = directory
+        return enc
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         with self._lock:
