@@ -178,3 +178,25 @@ def test_serving_loads_no_training_or_report_libraries(tiny_stance_dir, tmp_path
     assert any((tmp_path / "onnx").iterdir())
     # ... and the serving process itself imported none of them
     assert proc.stdout.strip().splitlines()[-1:] in ([], [""]), proc.stdout
+
+
+@pytest.mark.integration
+def test_shipped_model_on_onnx_agrees_with_torch(seed_texts, tmp_path, monkeypatch):
+    """The shipped stance model served through ONNX Runtime: the same sentence probabilities (to 1e-3, the
+    bar; in practice ~1e-6) and the same sentence and article labels as the torch reference on the seeds."""
+    from model.pipeline import Analyzer
+    from model.text import Article
+
+    monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    torch_side = Analyzer.load(runtime="torch")
+    onnx_side = Analyzer.load(runtime="onnx")
+    assert onnx_side.encoder.runtime == "onnx" and onnx_side.encoder.meta["graph"] == "optimised"
+    articles = [Article(text, id=key) for key, text in sorted(seed_texts.items())]
+    expected = [r.to_dict() for r in torch_side.analyze(articles)]
+    got = [r.to_dict() for r in onnx_side.analyze([Article(t, id=k) for k, t in sorted(seed_texts.items())])]
+    diffs = [abs(a["probability"] - b["probability"]) for e, g in zip(expected, got, strict=True)
+             for a, b in zip(e["sentences"], g["sentences"], strict=True)]
+    assert len(diffs) > 50 and max(diffs) <= 1e-3
+    assert [g["label"] for g in got] == [e["label"] for e in expected] == ["neutral"] * 4 + ["editorial"]
+    assert [g["commentary"] for g in got] == [e["commentary"] for e in expected]
+    assert [[s["index"] for s in g["summary"]] for g in got] == [[s["index"] for s in e["summary"]] for e in expected]
