@@ -155,7 +155,8 @@ def test_failed_export_leaves_no_cache_entry(tiny_encoder_dir, tmp_path, monkeyp
 
 def test_serving_loads_no_training_or_report_libraries(tiny_stance_dir, tmp_path):
     """What `presslens serve` imports to load a model and answer: no datasets, matplotlib, scikit-learn, peft,
-    and with the ONNX runtime not even transformers (each costs memory and start-up time it never uses)."""
+    and with the ONNX runtime not even torch or transformers (each costs memory and start-up time it never
+    uses: torch alone is about 200 MB and a second)."""
     import subprocess
     import sys
 
@@ -166,7 +167,8 @@ def test_serving_loads_no_training_or_report_libraries(tiny_stance_dir, tmp_path
         "from api import registry\n"
         f"loaded = registry.load_initial({str(tiny_stance_dir)!r}, None, 'onnx')\n"
         "assert loaded.info['runtime'] == 'onnx', loaded.info\n"
-        "print(' '.join(sorted(m for m in ('datasets', 'matplotlib', 'sklearn', 'peft', 'transformers',"
+        "registry.smoke_test(loaded.analyzer)\n"
+        "print(' '.join(sorted(m for m in ('datasets', 'matplotlib', 'sklearn', 'peft', 'transformers', 'torch',"
         " 'sentence_transformers', 'pandas', 'scipy') if m in sys.modules)))\n"
     )
     import os
@@ -200,3 +202,27 @@ def test_shipped_model_on_onnx_agrees_with_torch(seed_texts, tmp_path, monkeypat
     assert [g["label"] for g in got] == [e["label"] for e in expected] == ["neutral"] * 4 + ["editorial"]
     assert [g["commentary"] for g in got] == [e["commentary"] for e in expected]
     assert [[s["index"] for s in g["summary"]] for g in got] == [[s["index"] for s in e["summary"]] for e in expected]
+
+
+@pytest.mark.parametrize("hidden", [0, 16])
+def test_numpy_head_equals_the_torch_head(hidden, tmp_path):
+    """The head a torch-free server runs (numpy) gives the torch head's probabilities, linear or MLP."""
+    import torch
+    from safetensors.numpy import load_file
+    from safetensors.torch import save_file
+
+    from model.stance import NumpyHead, build_head
+
+    torch.manual_seed(1)
+    head = build_head(32, hidden).eval()
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(tmp_path / "head.safetensors"))
+    x = np.random.default_rng(0).normal(size=(7, 32)).astype(np.float32)
+    with torch.no_grad():
+        expected = torch.sigmoid(head(torch.from_numpy(x)).squeeze(-1)).numpy()
+    numpy_head = NumpyHead(load_file(str(tmp_path / "head.safetensors")), 32, hidden)
+    np.testing.assert_allclose(numpy_head.proba(x), expected, atol=1e-6)
+    with torch.no_grad():
+        np.testing.assert_allclose(torch.sigmoid(numpy_head.to_torch()(torch.from_numpy(x)).squeeze(-1)).numpy(),
+                                   expected, atol=1e-7)
+    with pytest.raises(ModelLoadError, match="does not match the config"):
+        NumpyHead(load_file(str(tmp_path / "head.safetensors")), 31, hidden)
