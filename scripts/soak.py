@@ -327,7 +327,8 @@ def rss_window_medians(samples: list[tuple[float, int]], warmup: float, seconds:
 def write_report(out_dir: Path, ns: argparse.Namespace, out: dict, growth: float, passed: bool,
                  summary: list[str]) -> None:
     """soak.json (the run, RSS samples included), rss.png (RSS over time) and report.md into ``out_dir``."""
-    from eval.report import _pyplot, write_json, write_text
+    from eval.files import write_json, write_text
+    from eval.plots import plot_rss_over_time
 
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = [(round(t, 2), round(kib / 1024, 1)) for t, kib in out["rss_samples"]]
@@ -339,22 +340,10 @@ def write_report(out_dir: Path, ns: argparse.Namespace, out: dict, growth: float
         "reloads_at_s": [round(t, 2) for t in out["reloads_at"]], "requests": sum(out["stats"].sent.values()),
         "failures": out["stats"].failures,
     })
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot([t for t, _ in samples], [m for _, m in samples], color="tab:blue", label="server RSS")
-    ax.axvline(ns.warmup, color="grey", linestyle=":", label="end of warm-up (baseline)")
-    ax.axhline(out["rss_warm"] / 1024 * (1 + ns.rss_tolerance), color="tab:red", linestyle="--",
-               label=f"baseline +{ns.rss_tolerance:.0%} (limit)")
-    for i, t in enumerate(out["reloads_at"]):
-        ax.axvline(t, color="tab:orange", alpha=0.5, label="model reload" if i == 0 else None)
-    ax.set_xlabel("seconds since the load started")
-    ax.set_ylabel("RSS (MiB)")
-    ax.set_ylim(bottom=0)
-    ax.set_title(f"presslens soak: {ns.clients} clients, {ns.warmup:g} s warm-up + {ns.seconds:g} s")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_dir / "rss.png", dpi=110)
-    plt.close(fig)
+    plot_rss_over_time(samples, out_dir / "rss.png", baseline_at=ns.warmup,
+                       limit_mib=out["rss_warm"] / 1024 * (1 + ns.rss_tolerance), marks=out["reloads_at"],
+                       mark_label="model reload",
+                       title=f"presslens soak: {ns.clients} clients, {ns.warmup:g} s warm-up + {ns.seconds:g} s")
     write_text(out_dir / "report.md", "# presslens soak\n\n```\n" + "\n".join(summary)
                + "\n```\n\n![server RSS over the soak](rss.png)\n")
 
