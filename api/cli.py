@@ -190,7 +190,9 @@ def _add_analysis_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(everything: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; ``everything=False`` leaves out ``batch``, ``train`` and ``eval``, whose options
+    are built from their modules (and so import torch, transformers and the data libraries)."""
     parser = argparse.ArgumentParser(prog="presslens", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -228,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="every stored row; by default a text corrected twice appears once, with its latest label")
     ex.set_defaults(func=_feedback_export)
 
+    if not everything:
+        return parser
     from training.cli import register as register_training
 
     from .batch.cli import register as register_batch
@@ -255,10 +259,17 @@ def _user_error(exc: BaseException) -> bool:
     return isinstance(exc, tuple(kinds))
 
 
+def parser_for(args: list[str]) -> argparse.ArgumentParser:
+    """The parser for this command line: ``serve`` (and ``prepare``) without the training and evaluation
+    commands, since registering them imports what a server never uses (torch, transformers, scipy: about
+    300 MB and seconds of start-up)."""
+    return build_parser(everything=not (args and args[0] in ("serve", "prepare")))
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before any tokenizer loads; not at import
-    parser = build_parser()
-    ns = parser.parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    ns = parser_for(args).parse_args(args)
     try:
         return int(ns.func(ns) or 0)
     except BrokenPipeError:

@@ -162,8 +162,8 @@ def test_serving_loads_no_training_or_report_libraries(tiny_stance_dir, tmp_path
 
     code = (
         "import sys\n"
-        "from api.cli import build_parser\n"
-        "build_parser()\n"
+        "from api.cli import parser_for\n"
+        "parser_for(['serve']).parse_args(['serve'])\n"
         "from api import registry\n"
         f"loaded = registry.load_initial({str(tiny_stance_dir)!r}, None, 'onnx')\n"
         "assert loaded.info['runtime'] == 'onnx', loaded.info\n"
