@@ -205,9 +205,11 @@ def export_encoder(encoder, directory: str | os.PathLike, *, optimise: bool = Tr
 def session_options(threads: int | None = None):
     """Sessions sized for this machine's cores (at most ``PRESSLENS_THREADS``, default 2).
 
-    No memory patterns and no arena: both cache buffers per input shape, and the server sees a new shape
-    with almost every batch, so they grow with the traffic's variety instead of its size. The intra-op
-    pool does not spin between runs: the cores are shared with the event loop (and, here, with others).
+    No memory patterns: they cache a buffer plan per input shape, and the server sees a new shape with almost
+    every batch. The CPU arena stays on: it keeps the largest batch's buffers (bounded by ``tokens_per_run``)
+    and reuses them, so RSS is flat; without it each batch mallocs and frees its activations and RSS jitters
+    by about 30 MiB (a 5-minute soak: +5.0 % with a flat line and a 327 MiB peak, against +9.4 % and 350 MiB
+    without). The intra-op pool does not spin between runs: the cores are shared with the event loop.
     """
     import onnxruntime as ort
 
@@ -217,7 +219,7 @@ def session_options(threads: int | None = None):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.enable_mem_pattern = False
-    so.enable_cpu_mem_arena = False
+    so.enable_cpu_mem_arena = True
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.log_severity_level = 3
     return so
