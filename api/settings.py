@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     model: str | None = Field(None, description="stance checkpoint directory (default: the shipped model)")
     summarizer: str | None = Field(None, description="summarizer checkpoint directory")
+    runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="encoder runtime: ONNX Runtime (exported once per set of weights, cached), the torch "
+                            "reference, or auto (ONNX Runtime where it is installed and agrees with torch)")
     models_dir: str | None = Field(
         None, description="folder of checkpoint directories that POST /v1/models/reload may load (nothing outside it)")
 
@@ -55,6 +59,9 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long the first request waits for company")
     queue_size: int = Field(64, ge=1, description="requests waiting for the model; beyond this: 503 + Retry-After")
     request_timeout_s: float = Field(120.0, gt=0, description="longest a request waits for its result")
+
+    # Memory: see api/malloc.py. 0 leaves glibc's default (8 arenas per core).
+    malloc_arenas: int = Field(2, ge=0, le=64, description="glibc malloc arenas for the server process")
 
     feedback_db: str = Field(default_factory=default_feedback_db,
                              description="SQLite file path, or a postgresql:// URL (needs psycopg)")

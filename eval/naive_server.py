@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from pydantic import BaseModel, Field
@@ -37,7 +38,10 @@ class AnalyzeRequest(BaseModel):
     summary_sentences: int = Field(3, ge=1, le=50)
 
 
-def create_naive_app(model: str | None = None):
+def create_naive_app(model: str | None = None, *, setup: Callable[[object], None] | None = None,
+                     per_request: bool = False, title: str = "naive peer"):
+    """The peer's app. ``setup`` replaces how the loaded analyzer encodes (the naive default: one sentence
+    per forward pass); ``per_request`` analyses a request's articles in one call instead of one by one."""
     from fastapi import FastAPI, HTTPException
 
     state: dict = {}
@@ -47,14 +51,12 @@ def create_naive_app(model: str | None = None):
         from model.pipeline import Analyzer
 
         analyzer = Analyzer.load(model)
-        # One sentence per forward pass: the encoder's length-bucketed batching is switched off.
-        analyzer.encoder.batch_size = 1
-        analyzer.encoder.packed = False
+        (setup or one_sentence_at_a_time)(analyzer)
         state["analyzer"] = analyzer
         yield
         state.clear()
 
-    app = FastAPI(title="naive peer", lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan)
 
     @app.get("/readyz")
     def readyz() -> dict:
@@ -68,17 +70,25 @@ def create_naive_app(model: str | None = None):
         from model.text import Article
 
         analyzer = state["analyzer"]
-        out = []
+        options = AnalyzeOptions(summary_sentences=req.summary_sentences)
+        articles = []
         for i, a in enumerate(req.articles):
             article = Article(a.text, id=a.id or f"article-{i}", title=a.title)
             if not article.sentences:
                 raise HTTPException(422, f"article {i}: no sentences left after cleaning")
-            # One article at a time, each sentence on its own inside embed(): no batching anywhere.
-            (result,) = analyzer.analyze([article], AnalyzeOptions(summary_sentences=req.summary_sentences))
-            out.append(result.to_dict())
-        return out
+            articles.append(article)
+        if per_request:  # every sentence of the request through the encoder in one call
+            return [r.to_dict() for r in analyzer.analyze(articles, options)]
+        # One article at a time, each sentence on its own inside embed(): no batching anywhere.
+        return [analyzer.analyze([article], options)[0].to_dict() for article in articles]
 
     return app
+
+
+def one_sentence_at_a_time(analyzer) -> None:
+    """The naive encoder: length-bucketed batching and the packed forward switched off."""
+    analyzer.encoder.batch_size = 1
+    analyzer.encoder.packed = False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -176,3 +176,24 @@ def plot_throughput(concurrency: Sequence[int], series: Mapping[str, Sequence[fl
         lx.grid(alpha=0.3, which="both")
         lx.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_rss_over_time(samples: Sequence[tuple[float, float]], path: str | os.PathLike, *, baseline_at: float,
+                       limit_mib: float | None = None, marks: Sequence[float] = (), mark_label: str = "event",
+                       title: str = "Server RSS over time") -> Path:
+    """RSS (MiB) against seconds; a dotted line where the baseline is taken, the limit dashed, events marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot([t for t, _ in samples], [m for _, m in samples], color=_PALETTE[0], label="server RSS")
+    ax.axvline(baseline_at, color="grey", linestyle=":", label="end of warm-up (baseline)")
+    if limit_mib:
+        ax.axhline(limit_mib, color="tab:red", linestyle="--", label=f"limit ({limit_mib:.0f} MiB)")
+    for i, t in enumerate(marks):
+        ax.axvline(t, color="tab:orange", alpha=0.5, label=mark_label if i == 0 else None)
+    ax.set_xlabel("seconds since the load started")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)

@@ -11,10 +11,14 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where it is used: serving through ONNX Runtime (model/runtime.py) never loads it.
 DEFAULT_ENCODER = "default"
 
 
@@ -75,6 +79,8 @@ def weights_checksum(model: torch.nn.Module) -> str:
     fine-tuned encoder still carries its base's reference. Two encoders with equal checksums give equal
     embeddings for the same tokenizer and length limit; anything that reuses an encoder compares this.
     """
+    import torch
+
     h = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().to("cpu").contiguous()
@@ -84,6 +90,7 @@ def weights_checksum(model: torch.nn.Module) -> str:
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+
     mask = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
@@ -112,6 +119,8 @@ class PackedBert:
     group = 8
 
     def __init__(self, model):
+        import torch
+
         self.model = model
         cfg = model.config
         self.heads = cfg.num_attention_heads
@@ -119,6 +128,8 @@ class PackedBert:
         self.act = torch.nn.functional.gelu if cfg.hidden_act == "gelu" else torch.relu
 
     def _layers(self):
+        import torch
+
         for layer in self.model.encoder.layer:
             att = layer.attention
             sa = att.self
@@ -129,6 +140,8 @@ class PackedBert:
     def _groups(self, lengths: torch.Tensor, starts: torch.Tensor, device):
         """Per attention group: its size and width, the token rows to gather (padding repeats a row), the key
         mask (None without padding), which gathered rows are real and the token rows they go back to."""
+        import torch
+
         order = torch.argsort(lengths, descending=True, stable=True).tolist()
         out = []
         for i in range(0, len(order), self.group):
@@ -147,6 +160,8 @@ class PackedBert:
 
     def __call__(self, input_ids: Sequence[Sequence[int]], device) -> torch.Tensor:
         """Mean-pooled, L2-normalised embeddings (n, hidden) of tokenized sentences (no padding given)."""
+        import torch
+
         F = torch.nn.functional
         lengths = torch.tensor([len(ids) for ids in input_ids])
         starts = torch.cumsum(lengths, 0) - lengths
@@ -181,6 +196,8 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 class Encoder:
     """A transformers encoder with mean pooling and L2 normalisation (the sentence-transformers recipe)."""
 
+    runtime = "torch"  # the reference; model.runtime.OnnxEncoder serves the same weights through ONNX Runtime
+
     def __init__(
         self,
         ref: str | os.PathLike | None = DEFAULT_ENCODER,
@@ -192,6 +209,8 @@ class Encoder:
         tokenizer=None,
         model=None,
     ):
+        import torch
+
         self.ref = str(ref) if ref is not None else DEFAULT_ENCODER
         if model is None:
             tokenizer, model = load_tokenizer_and_model(ref)
@@ -219,6 +238,8 @@ class Encoder:
 
     def forward(self, batch) -> torch.Tensor:
         """Pooled, normalised embeddings for a tokenized batch (differentiable: used in fine-tuning)."""
+        import torch
+
         out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         pooled = mean_pool(out.last_hidden_state, batch["attention_mask"])
         return torch.nn.functional.normalize(pooled, p=2, dim=-1)
@@ -229,6 +250,8 @@ class Encoder:
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Embeddings as a float32 array (n, dim), in the order of ``texts``."""
+        import torch
+
         texts = list(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -247,6 +270,8 @@ class Encoder:
     packed_tokens = 8192
 
     def _encode_packed(self, texts: list[str], out: np.ndarray) -> np.ndarray:
+        import torch
+
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         run = PackedBert(self.model)
         with torch.inference_mode():

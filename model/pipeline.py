@@ -135,19 +135,20 @@ class Analyzer:
     @classmethod
     def load(cls, stance_dir: str | os.PathLike | None = None,
              summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
-             abstractive: str | os.PathLike | None = None) -> Analyzer:
+             abstractive: str | os.PathLike | None = None, runtime: str = "torch") -> Analyzer:
+        """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); torch by default."""
         return cls.assemble(stance_dir or default_stance_path(), summarizer_dir, device=device,
-                            abstractive=abstractive)
+                            abstractive=abstractive, runtime=runtime)
 
     @classmethod
     def assemble(cls, stance_dir: str | os.PathLike, summarizer_dir: str | os.PathLike | None = None, *,
                  encoder=None, device: str | None = None,
-                 abstractive: str | os.PathLike | None = None) -> Analyzer:
+                 abstractive: str | os.PathLike | None = None, runtime: str = "torch") -> Analyzer:
         """The stance checkpoint with the summarizer that fits its encoder (``choose_summarizer``).
 
         ``encoder``: an already loaded encoder to reuse if it is the one the checkpoint needs (a reload).
         """
-        stance = StanceModel.from_pretrained(stance_dir, encoder=encoder, device=device)
+        stance = StanceModel.from_pretrained(stance_dir, encoder=encoder, device=device, runtime=runtime)
         choice = choose_summarizer(stance.encoder.checksum(), stance_dir, summarizer_dir)
         abstract = AbstractiveSummarizer(abstractive, device=device) if abstractive else None
         return cls(stance, choice.summarizer, abstract, summarizer_path=choice.path, summarizer_reason=choice.reason)

@@ -27,15 +27,21 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file as load_numpy
 
 from .claims import attribute
-from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model
+from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model, resolve_model_path
 from .io import atomic_dir
 from .voice import writer_voice
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where it is used, not here: a model served through ONNX Runtime (model/runtime.py) runs
+# its head in numpy and never loads torch, which saves the server a second of start-up and ~200 MB.
 
 LABELS = ("neutral", "editorial")
 ID2LABEL = {0: "neutral", 1: "editorial"}
@@ -111,7 +117,23 @@ class StanceConfig:
         return cls(**kwargs)
 
 
+def save_file(tensors: dict, filename: str, metadata: dict | None = None) -> None:
+    """``safetensors.torch.save_file``, imported when first used (serving on ONNX Runtime never loads torch)."""
+    from safetensors.torch import save_file as save
+
+    save(tensors, filename, metadata=metadata)
+
+
+def load_file(filename: str) -> dict:
+    """``safetensors.torch.load_file``, imported when first used."""
+    from safetensors.torch import load_file as load
+
+    return load(filename)
+
+
 def build_head(dim: int, hidden: int = 0) -> torch.nn.Module:
+    import torch
+
     if hidden:
         return torch.nn.Sequential(
             torch.nn.Linear(dim, hidden), torch.nn.GELU(), torch.nn.Dropout(0.1), torch.nn.Linear(hidden, 1)
@@ -140,10 +162,10 @@ class ArticleStance:
 
 
 class StanceModel:
-    def __init__(self, config: StanceConfig, encoder: Encoder, head: torch.nn.Module):
+    def __init__(self, config: StanceConfig, encoder: Encoder, head: torch.nn.Module | NumpyHead):
         self.config = config
         self.encoder = encoder
-        self.head = head.to(encoder.device).eval()
+        self.head = head if isinstance(head, NumpyHead) else head.to(encoder.device).eval()
 
     @classmethod
     def new(cls, encoder_ref: str = DEFAULT_ENCODER, mode: str = "fast", hidden: int = 0,
@@ -158,6 +180,10 @@ class StanceModel:
         """P(commentary) for each row of pooled embeddings from ``self.encoder``."""
         if len(embeddings) == 0:
             return np.zeros(0, dtype=np.float32)
+        if isinstance(self.head, NumpyHead):
+            return self.head.proba(embeddings)
+        import torch
+
         with torch.inference_mode():
             x = torch.as_tensor(embeddings, dtype=torch.float32, device=self.encoder.device)
             return torch.sigmoid(self.head(x).squeeze(-1)).float().cpu().numpy()
@@ -201,6 +227,8 @@ class StanceModel:
     def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,
                         extra_files: dict[str, str] | None = None) -> Path:
         """Write the checkpoint atomically: a temporary sibling directory renamed into place."""
+        if isinstance(self.head, NumpyHead):
+            raise ModelLoadError("a model loaded for the ONNX runtime cannot be saved; load it with runtime='torch'")
         if self.config.mode == "fast":  # the only mode whose checkpoint holds no encoder weights
             self.config.encoder_checksum = self.encoder.checksum()
         with atomic_dir(directory) as tmp:
@@ -222,31 +250,101 @@ class StanceModel:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, encoder: Encoder | None = None,
-                        device: str | None = None) -> StanceModel:
-        """Load a checkpoint written by ``save_pretrained``; ``encoder`` reuses an already loaded base."""
+                        device: str | None = None, runtime: str = "torch") -> StanceModel:
+        """Load a checkpoint written by ``save_pretrained``; ``encoder`` reuses an already loaded base.
+
+        ``runtime`` (``model.runtime.RUNTIMES``) picks the encoder's inference runtime: the torch
+        reference, or an ONNX Runtime export of the same weights (for serving; it cannot be trained).
+        """
         path = Path(directory)
         config = read_config(path)
         check_safe_checkpoint(path)
         try:
-            head_state = load_file(str(path / HEAD_NAME))
+            head_state = load_numpy(str(path / HEAD_NAME))
         except Exception as exc:  # safetensors raises its own error types for corrupt files
             raise ModelLoadError(f"{path / HEAD_NAME} is not a readable safetensors file: {exc}") from exc
-        head = build_head(config.dim, config.hidden)
-        try:
-            head.load_state_dict(head_state)
-        except RuntimeError as exc:
-            raise ModelLoadError(f"{path / HEAD_NAME} does not match the config (dim/hidden): {exc}") from exc
-        if config.mode == "full":
-            encoder = Encoder(path / "encoder", max_length=config.max_length, device=device)
-        elif config.mode == "adapter":
-            encoder = _adapted_encoder(config, path / "adapter", device)
-        elif config.mode == "partial":
-            encoder = _partial_encoder(config, path / LAYERS_NAME, device)
+        head = NumpyHead(head_state, config.dim, config.hidden)  # checks the shapes against the config
+        given = encoder
+
+        def build() -> Encoder:
+            if config.mode == "full":
+                return Encoder(path / "encoder", max_length=config.max_length, device=device)
+            if config.mode == "adapter":
+                return _adapted_encoder(config, path / "adapter", device)
+            if config.mode == "partial":
+                return _partial_encoder(config, path / LAYERS_NAME, device)
+            return _frozen_encoder(config, given if given is not None and given.runtime == "torch" else None,
+                                   device)
+
+        if runtime == "torch":
+            encoder = build()
         else:
-            encoder = _frozen_encoder(config, encoder, device)
+            from .runtime import choose_runtime, export_in_subprocess
+
+            encoder = choose_runtime(runtime, lambda: encoder_sources(config, path), build,
+                                     export=lambda out: export_in_subprocess(path, out))
+            _check_frozen_weights(config, encoder)
         if encoder.dim != config.dim:
             raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")
+        if encoder.runtime == "torch":  # trainable: the torch module with the same weights
+            head = head.to_torch()
         return cls(config, encoder, head)
+
+
+class NumpyHead:
+    """The stance head's forward in numpy (a linear layer, or Linear-GELU-Linear), for torch-free serving.
+
+    Built from the ``head.safetensors`` state; ``to_torch`` gives the equivalent ``build_head`` module.
+    """
+
+    def __init__(self, state: dict[str, np.ndarray], dim: int, hidden: int = 0):
+        names = ("0", "3") if hidden else ("0",)
+        shapes = [(hidden, dim), (1, hidden)] if hidden else [(1, dim)]
+        expected = {f"{n}.{w}" for n in names for w in ("weight", "bias")}
+        if set(state) != expected:
+            raise ModelLoadError(f"{HEAD_NAME} does not match the config (dim/hidden): tensors {sorted(state)}, "
+                                 f"expected {sorted(expected)}")
+        for n, shape in zip(names, shapes, strict=True):
+            if state[f"{n}.weight"].shape != shape or state[f"{n}.bias"].shape != shape[:1]:
+                raise ModelLoadError(f"{HEAD_NAME} does not match the config (dim/hidden): {n}.weight has shape "
+                                     f"{state[f'{n}.weight'].shape}, expected {shape}")
+        self.state = {k: v.astype(np.float32) for k, v in state.items()}
+        self.dim, self.hidden = dim, hidden
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        s = self.state
+        x = np.asarray(x, dtype=np.float32)
+        if self.hidden:
+            h = x @ s["0.weight"].T + s["0.bias"]
+            x = 0.5 * h * (1.0 + _erf(h / np.sqrt(2.0)))  # exact GELU, as torch.nn.GELU()
+            logit = x @ s["3.weight"].T + s["3.bias"]
+        else:
+            logit = x @ s["0.weight"].T + s["0.bias"]
+        return (1.0 / (1.0 + np.exp(-logit[:, 0].astype(np.float64)))).astype(np.float32)
+
+    def to_torch(self) -> torch.nn.Module:
+        import torch
+
+        head = build_head(self.dim, self.hidden)
+        head.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.state.items()})
+        return head.eval()
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[np.float32])(x)
+
+
+def encoder_sources(config: StanceConfig, path: Path) -> tuple[list[Path], dict]:
+    """The files that define a checkpoint's encoder (base weights and tokenizer, and what was fine-tuned
+    over them) and the settings that change its forward: what an exported runtime graph is keyed by."""
+    if config.mode == "full":
+        sources = [path / "encoder"]
+    else:
+        base = Path(resolve_model_path(config.encoder))
+        if not base.is_dir():
+            raise ModelLoadError(f"encoder {config.encoder!r} is a hub id, not a local directory")
+        sources = [base] + {"partial": [path / LAYERS_NAME], "adapter": [path / "adapter"]}.get(config.mode, [])
+    return sources, {"mode": config.mode, "train_layers": config.train_layers, "max_length": config.max_length}
 
 
 def read_config(path: Path) -> StanceConfig:
@@ -290,6 +388,14 @@ def _frozen_encoder(config: StanceConfig, offered: Encoder | None, device: str |
     return encoder
 
 
+def _check_frozen_weights(config: StanceConfig, encoder) -> None:
+    """A fast checkpoint served from an export: the exported weights must be those the head was trained on."""
+    want = config.encoder_checksum
+    if config.mode == "fast" and want is not None and (got := encoder.checksum()) != want:
+        raise ModelLoadError(f"the head was trained on encoder weights {want[:12]}, but encoder {config.encoder!r} "
+                             f"now loads weights {got[:12]}: retrain the checkpoint on this encoder")
+
+
 def _adapted_encoder(config: StanceConfig, adapter_dir: Path, device: str | None) -> Encoder:
     from peft import PeftModel
 
@@ -316,6 +422,8 @@ def top_layer_prefixes(model: torch.nn.Module, k: int) -> list[str]:
 
 def partial_state(model: torch.nn.Module, k: int) -> dict[str, torch.Tensor]:
     """The top ``k`` layers' weights as float16: a fraction of the encoder's size, and all that changed."""
+    import torch
+
     prefixes = tuple(top_layer_prefixes(model, k))
     return {name: t.detach().cpu().to(torch.float16).contiguous()
             for name, t in model.state_dict().items() if name.startswith(prefixes)}
@@ -323,6 +431,8 @@ def partial_state(model: torch.nn.Module, k: int) -> dict[str, torch.Tensor]:
 
 def round_to_half(model: torch.nn.Module, k: int) -> None:
     """Round the top layers through float16 so the model in memory equals the one saved."""
+    import torch
+
     prefixes = tuple(top_layer_prefixes(model, k))
     with torch.no_grad():
         for name, t in model.state_dict().items():
@@ -331,6 +441,8 @@ def round_to_half(model: torch.nn.Module, k: int) -> None:
 
 
 def _partial_encoder(config: StanceConfig, layers_file: Path, device: str | None) -> Encoder:
+    import torch
+
     if not layers_file.is_file():
         raise ModelLoadError(f"partial checkpoint has no {layers_file.name}")
     try:

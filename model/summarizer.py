@@ -20,18 +20,22 @@ import json
 import math
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .claims import attribute
 from .encoder import ModelLoadError
 from .io import atomic_dir
-from .seqscorer import SequenceScorer
 from .text import Article
+
+if TYPE_CHECKING:
+    from .seqscorer import SequenceScorer
 
 FEATURES = (
     "inv_position",      # 1 / (1 + k) for the k-th body sentence
@@ -255,10 +259,22 @@ class Scorer:
                    layers=[{"weight": [[float(weights.get(f, 0.0)) for f in names]], "bias": [bias]}])
 
 
+#: ``model.seqscorer.KIND``, repeated here so that loading a linear scorer does not import torch
+SEQUENCE_KIND = "sequence"
+
+
+def is_sequence_scorer(scorer) -> bool:
+    """Whether ``scorer`` is a ``model.seqscorer.SequenceScorer``. That module (torch) is imported only when a
+    checkpoint holds one, and no instance can exist before it is, so a server with a linear scorer (the
+    shipped one) never loads torch for the summarizer."""
+    seq = sys.modules.get("model.seqscorer") or sys.modules.get(f"{__package__}.seqscorer")
+    return seq is not None and isinstance(scorer, seq.SequenceScorer)
+
+
 def score_sentences(scorer: Scorer | SequenceScorer, feats: np.ndarray, body_emb: np.ndarray) -> np.ndarray:
     """Salience in [0, 1] per body sentence from either kind of scorer (the sequence one also reads the
     body sentences' embeddings, in article order)."""
-    if isinstance(scorer, SequenceScorer):
+    if is_sequence_scorer(scorer):
         return scorer.probabilities(feats, body_emb, [FEATURES.index(f) for f in scorer.features])
     return scorer(feats)
 
@@ -322,7 +338,9 @@ def mmr_select(cands: list[Candidate], emb: np.ndarray, *, lam: float, max_sente
 
 
 def _scorer_from_dict(d: dict, directory: Path) -> Scorer | SequenceScorer:
-    if isinstance(d, dict) and d.get("kind") == SequenceScorer.kind:
+    if isinstance(d, dict) and d.get("kind") == SEQUENCE_KIND:
+        from .seqscorer import SequenceScorer
+
         return SequenceScorer.from_dict(d, directory)
     return Scorer.from_dict(d)
 
@@ -388,7 +406,7 @@ class ExtractiveSummarizer:
     # -- persistence -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         def scorer_dict(scorer: Scorer | SequenceScorer, name: str) -> dict:
-            return scorer.to_dict(f"{name}.safetensors") if isinstance(scorer, SequenceScorer) else scorer.to_dict()
+            return scorer.to_dict(f"{name}.safetensors") if is_sequence_scorer(scorer) else scorer.to_dict()
 
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "features": list(FEATURES),
                 "single": scorer_dict(self.config.single, "single"),
@@ -402,7 +420,7 @@ class ExtractiveSummarizer:
             (tmp / "config.json").write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
             for name in ("single", "multi"):
                 scorer = getattr(self.config, name)
-                if isinstance(scorer, SequenceScorer):
+                if is_sequence_scorer(scorer):
                     scorer.save_weights(tmp / f"{name}.safetensors")
             if card:
                 (tmp / "README.md").write_text(card)

@@ -10,7 +10,9 @@ Passes when: no request failed (deliberate 4xx answered as expected and 503 back
 are not failures; a transport error, a timeout, any other status, or a malformed 200 are), each good reload
 took effect (the reload answered 200, /readyz names the new version, later answers carry it), the corrupt
 checkpoint was refused with 422 and the serving version did not change, and the server's RSS at the end is
-within ``--rss-tolerance`` (10 %) of its value after the warm-up. Prints a summary; exits 1 otherwise.
+within ``--rss-tolerance`` (10 %) of its value after the warm-up (medians over the first and last 10 s of
+the measured load, see ``rss_window_medians``). Prints a summary and writes a report (``--out``: soak.json,
+rss.png with RSS over the whole run, report.md); exits 1 on any failure.
 
 Only 127.0.0.1 is used; the server is a child process killed on exit (also on Ctrl-C).
 """
@@ -250,6 +252,8 @@ async def _soak(url: str, rss, ns: argparse.Namespace) -> dict:
         plan = [(warm_end + ns.seconds * f, name, good)
                 for f, name, good in ((0.25, "good-a", True), (0.5, "corrupt", False), (0.75, "good-b", True))]
         events: list[dict] = []
+        samples: list[tuple[float, int]] = []
+        sampler = asyncio.create_task(_sample_rss(rss, samples, t_start, ns.sample_every))
         clients = [asyncio.create_task(_client(i, client, kinds, end, stats, known, ns.seed, ns.request_timeout))
                    for i in range(ns.clients)]
         await asyncio.sleep(max(0.0, warm_end - time.monotonic()))
@@ -266,6 +270,8 @@ async def _soak(url: str, rss, ns: argparse.Namespace) -> dict:
         t_load = time.monotonic() - t_start
         await asyncio.sleep(1.0)  # let the server finish freeing the last requests
         rss_end = rss()
+        sampler.cancel()
+        samples.append((time.monotonic() - t_start, rss_end))
         final_version = await _ready_version(client)
         metrics = (await client.get("/metrics", timeout=30)).text
     # A request sent after a good reload answered must be served by that model or a later one (the swap
@@ -288,7 +294,58 @@ async def _soak(url: str, rss, ns: argparse.Namespace) -> dict:
     if final_version != expected_final:
         stats.fail(f"serving {final_version} at the end, expected {expected_final}")
     return {"stats": stats, "events": events, "rss_warm": rss_warm, "rss_end": rss_end, "seconds": t_load,
+            "rss_samples": samples, "reloads_at": [e["at"] - t_start for e in events],
             "sent_warm": sent_at_warm, "metrics": metrics}
+
+
+async def _sample_rss(rss, samples: list[tuple[float, int]], t_start: float, every: float) -> None:
+    """The server's RSS (KiB) every ``every`` seconds, from the start of the load until cancelled."""
+    while True:
+        try:
+            samples.append((time.monotonic() - t_start, rss()))
+        except (OSError, RuntimeError):  # the server is gone; the main loop reports that
+            return
+        await asyncio.sleep(every)
+
+
+def rss_window_medians(samples: list[tuple[float, int]], warmup: float, seconds: float, warm: int,
+                       end: int) -> tuple[float, float]:
+    """RSS at the start and at the end of the measured load: medians over a window of samples each.
+
+    RSS moves by several percent from one second to the next as batches allocate and free their buffers;
+    one sample at each end would measure that jitter, not growth. The windows are the first and the last
+    ``min(10 s, seconds / 4)`` of the measured load; with too few samples the single readings stand.
+    """
+    w = min(10.0, seconds / 4)
+    first = [kib for t, kib in samples if warmup <= t <= warmup + w]
+    last = [kib for t, kib in samples if warmup + seconds - w <= t <= warmup + seconds]
+    if len(first) < 3 or len(last) < 3:
+        return float(warm), float(end)
+    return float(statistics.median(first)), float(statistics.median(last))
+
+
+def write_report(out_dir: Path, ns: argparse.Namespace, out: dict, growth: float, passed: bool,
+                 summary: list[str]) -> None:
+    """soak.json (the run, RSS samples included), rss.png (RSS over time) and report.md into ``out_dir``."""
+    from eval.files import write_json, write_text
+    from eval.plots import plot_rss_over_time
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    samples = [(round(t, 2), round(kib / 1024, 1)) for t, kib in out["rss_samples"]]
+    write_json(out_dir / "soak.json", {
+        "passed": passed, "clients": ns.clients, "warmup_s": ns.warmup, "seconds": ns.seconds,
+        "rss_warm_mib": round(out["rss_warm"] / 1024, 1), "rss_end_mib": round(out["rss_end"] / 1024, 1),
+        "rss_max_mib": max((m for _, m in samples), default=None), "rss_growth": round(growth, 4),
+        "rss_tolerance": ns.rss_tolerance, "rss_mib_samples": samples,
+        "reloads_at_s": [round(t, 2) for t in out["reloads_at"]], "requests": sum(out["stats"].sent.values()),
+        "failures": out["stats"].failures,
+    })
+    plot_rss_over_time(samples, out_dir / "rss.png", baseline_at=ns.warmup,
+                       limit_mib=out["rss_warm"] / 1024 * (1 + ns.rss_tolerance), marks=out["reloads_at"],
+                       mark_label="model reload",
+                       title=f"presslens soak: {ns.clients} clients, {ns.warmup:g} s warm-up + {ns.seconds:g} s")
+    write_text(out_dir / "report.md", "# presslens soak\n\n```\n" + "\n".join(summary)
+               + "\n```\n\n![server RSS over the soak](rss.png)\n")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -309,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     # Longer than the server's own limit (PRESSLENS_REQUEST_TIMEOUT_S, 120 s), which answers 503 first.
     ap.add_argument("--request-timeout", type=float, default=150.0)
     ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", "7")))
+    ap.add_argument("--sample-every", type=float, default=1.0, help="seconds between RSS samples")
+    ap.add_argument("--out", default=os.environ.get("SOAK_OUT", "runs/soak"),
+                    help="report directory: soak.json, rss.png (RSS over time), report.md (SOAK_OUT, runs/soak)")
     ap.add_argument("--model", default=os.environ.get("SOAK_MODEL") or None,
                     help="stance checkpoint to serve and to copy for the reloads (default: the shipped one)")
     ns = ap.parse_args(argv)
@@ -335,33 +395,46 @@ def main(argv: list[str] | None = None) -> int:
     tracebacks = log_tail.count("Traceback")
     if tracebacks:
         stats.fail(f"{tracebacks} tracebacks in the server log")
+    out["rss_warm"], out["rss_end"] = rss_window_medians(out["rss_samples"], ns.warmup, ns.seconds,
+                                                         out["rss_warm"], out["rss_end"])
     growth = (out["rss_end"] - out["rss_warm"]) / out["rss_warm"]
     total = sum(stats.sent.values())
     lat = stats.latencies
-    print("== presslens soak summary ==")
-    print(f"load: {ns.clients} clients, {ns.warmup:g} s warm-up + {ns.seconds:g} s measured "
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        print(line)
+        lines.append(line)
+
+    say("== presslens soak summary ==")
+    say(f"load: {ns.clients} clients, {ns.warmup:g} s warm-up + {ns.seconds:g} s measured "
           f"({out['seconds']:.0f} s until the last answer), seed {ns.seed}")
-    print(f"requests: {total} ({total / out['seconds']:.1f}/s); by kind: "
+    say(f"requests: {total} ({total / out['seconds']:.1f}/s); by kind: "
           + ", ".join(f"{k} {n}" for k, n in sorted(stats.sent.items())))
-    print("statuses: " + ", ".join(f"{c}: {n}" for c, n in sorted(stats.statuses.items())))
-    print(f"latency (all kinds): p50 {_pct(lat, 0.5):.3f} s, p95 {_pct(lat, 0.95):.3f} s, p99 {_pct(lat, 0.99):.3f} s, "
+    say("statuses: " + ", ".join(f"{c}: {n}" for c, n in sorted(stats.statuses.items())))
+    say(f"latency (all kinds): p50 {_pct(lat, 0.5):.3f} s, p95 {_pct(lat, 0.95):.3f} s, p99 {_pct(lat, 0.99):.3f} s, "
           f"max {max(lat, default=float('nan')):.3f} s, mean {statistics.fmean(lat) if lat else float('nan'):.3f} s")
-    print(f"503 backpressure (with Retry-After): {stats.backpressure}")
+    say(f"503 backpressure (with Retry-After): {stats.backpressure}")
     for e in out["events"]:
         what = "good" if e["good"] else "corrupt"
         verdict = "took effect" if e["good"] and e["ok"] else "refused as it should be" if e["ok"] else "WRONG"
-        print(f"reload {e['checkpoint']} ({what}): HTTP {e['status']} in {e['seconds']} s, serving {e['before']} -> "
+        say(f"reload {e['checkpoint']} ({what}): HTTP {e['status']} in {e['seconds']} s, serving {e['before']} -> "
               f"{e['after']}: {verdict}" + (f" ({e['message']})" if e.get("message") else ""))
-    print(f"server RSS: {out['rss_warm'] / 1024:.1f} MiB after warm-up, {out['rss_end'] / 1024:.1f} MiB at the end "
-          f"({growth:+.1%}; limit ±{ns.rss_tolerance:.0%})")
+    peak = max((kib for _, kib in out["rss_samples"]), default=0) / 1024
+    say(f"server RSS (median of the first / last {min(10.0, ns.seconds / 4):g} s of load): "
+        f"{out['rss_warm'] / 1024:.1f} MiB after warm-up, {out['rss_end'] / 1024:.1f} MiB at the end "
+        f"({growth:+.1%}; limit ±{ns.rss_tolerance:.0%}); peak {peak:.1f} MiB")
     if abs(growth) > ns.rss_tolerance:
         stats.fail(f"RSS changed by {growth:+.1%}, more than {ns.rss_tolerance:.0%}")
     if len(out["events"]) != 3:
         stats.fail(f"{len(out['events'])} of 3 reloads ran")
-    print(f"failures (requests, reloads, memory, server): {stats.failure_count}")
+    say(f"failures (requests, reloads, memory, server): {stats.failure_count}")
     for f in stats.failures:
-        print(f"  - {f}")
-    print("result: " + ("PASS" if not stats.failure_count else "FAIL"))
+        say(f"  - {f}")
+    say("result: " + ("PASS" if not stats.failure_count else "FAIL"))
+    if ns.out:
+        write_report(Path(ns.out), ns, out, growth, not stats.failure_count, lines)
+        print(f"report: {Path(ns.out) / 'report.md'} (RSS over time: {Path(ns.out) / 'rss.png'})")
     return 1 if stats.failure_count else 0
 
 

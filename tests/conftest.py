@@ -45,6 +45,18 @@ def build_tiny_encoder(directory: Path, hidden: int = 32, layers: int = 2) -> Pa
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_cache(tmp_path_factory):
+    """ONNX exports made by tests (servers started in them included) go to a temp dir, not the user's cache."""
+    old = os.environ.get("PRESSLENS_CACHE_DIR")
+    os.environ["PRESSLENS_CACHE_DIR"] = str(tmp_path_factory.mktemp("presslens-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PRESSLENS_CACHE_DIR", None)
+    else:
+        os.environ["PRESSLENS_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory) -> Path:
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
@@ -56,7 +68,21 @@ def tiny_stance_dir(tiny_encoder_dir, tmp_path_factory) -> Path:
     from model.stance import StanceModel
 
     model = StanceModel.new(str(tiny_encoder_dir))
-    return model.save_pretrained(tmp_path_factory.mktemp("tiny-stance") / "stance")
+    path = model.save_pretrained(tmp_path_factory.mktemp("tiny-stance") / "stance")
+    prepare_onnx(model, path)
+    return path
+
+
+def prepare_onnx(model, path: Path) -> None:
+    """Put the checkpoint's ONNX export in the (session's) cache now, from the torch model in hand, as
+    `presslens prepare` does at install: servers started by tests then load it instead of exporting it
+    in a child process (seconds of torch and transformers imports) inside their start-up timeout."""
+    from model.runtime import cache_root, export_encoder, fingerprint, onnxruntime_available
+    from model.stance import encoder_sources
+
+    if onnxruntime_available():
+        sources, settings = encoder_sources(model.config, path)
+        export_encoder(model.encoder, cache_root() / fingerprint(sources, **settings))
 
 
 @pytest.fixture(scope="session")

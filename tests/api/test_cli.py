@@ -81,3 +81,16 @@ def test_seeds_with_the_shipped_model():
     for s in results["000"]["summary"]:
         assert "MORE" not in s["text"] and "KerryJohn" not in s["text"]
     assert all(s["text"] != "Advertisement" for r in results.values() for s in r["sentences"])
+
+
+def test_prepare_exports_once_and_names_the_cache(tiny_stance_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    assert main(["prepare", "--model", str(tiny_stance_dir)]) == 0
+    first = capsys.readouterr().out
+    exports = list((tmp_path / "onnx").iterdir())
+    assert len(exports) == 1 and str(exports[0]) in first and "optimised graph" in first
+    assert main(["prepare", "--model", str(tiny_stance_dir)]) == 0  # found, not exported again
+    assert str(exports[0]) in capsys.readouterr().out and list((tmp_path / "onnx").iterdir()) == exports
+    assert main(["prepare", "--model", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a directory" in err[0]

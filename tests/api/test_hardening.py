@@ -7,6 +7,7 @@ and take minutes; these run the same code paths small enough for every ``make te
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -91,10 +92,10 @@ def test_short_fuzz_finds_no_failure(tiny_stance_dir, capsys):
     assert summary.rstrip().endswith("result: PASS")
 
 
-def test_short_soak_passes_and_sees_every_reload(tiny_stance_dir, capsys):
+def test_short_soak_passes_and_sees_every_reload(tiny_stance_dir, capsys, tmp_path):
     # RSS tolerance is looser than make soak's 10 %: a few seconds of warm-up on a tiny model is not a
     # steady state; the full run holds the 10 % bar.
-    rc = soak.main(["--clients", "8", "--seconds", "8", "--warmup", "3", "--rss-tolerance", "0.5",
+    rc = soak.main(["--clients", "8", "--seconds", "8", "--warmup", "3", "--rss-tolerance", "0.5", "--out", str(tmp_path),
                     "--model", str(tiny_stance_dir)])
     out = capsys.readouterr().out
     assert rc == 0, out
@@ -104,6 +105,13 @@ def test_short_soak_passes_and_sees_every_reload(tiny_stance_dir, capsys):
     assert re.search(r"reload good-b \(good\): HTTP 200 .* -> good-b@\w+: took effect", out), out
     statuses = dict(re.findall(r"(\d{3}): (\d+)", out.split("statuses: ")[1].splitlines()[0]))
     assert int(statuses.get("200", 0)) > 0 and int(statuses.get("422", 0)) > 0  # real work and deliberate mistakes
+    # the report: RSS sampled through the whole load (about one a second) and plotted
+    report = json.loads((tmp_path / "soak.json").read_text())
+    times = [t for t, _ in report["rss_mib_samples"]]
+    assert report["passed"] and len(times) >= 8 and times == sorted(times) and times[-1] >= 11
+    assert all(mib > 50 for _, mib in report["rss_mib_samples"])
+    assert len(report["reloads_at_s"]) == 3
+    assert (tmp_path / "rss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_soak_checks_catch_a_wrong_answer():

@@ -102,29 +102,61 @@ def test_naive_peer_gives_the_library_result(tiny_stance_dir, seed_texts):
         assert client.post("/v1/analyze", json={"articles": []}).status_code == 422
 
 
+def test_competent_peer_gives_the_library_result(tiny_stance_dir, seed_texts):
+    """sentence-transformers over the checkpoint's own weights: the same embeddings, so the same answers."""
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from eval.competent_server import SentenceTransformerEncoder, use_sentence_transformers
+    from eval.naive_server import create_naive_app
+    from model.pipeline import Analyzer
+    from model.text import Article
+
+    analyzer = Analyzer.load(tiny_stance_dir)
+    texts = [s.text for s in Article(seed_texts["004"], id="s4").sentences]
+    st = SentenceTransformerEncoder(analyzer.encoder)
+    assert np.abs(st.encode(texts) - analyzer.encoder.encode(texts)).max() < 1e-4
+    expected = [r.to_dict() for r in analyzer.analyze([Article(seed_texts[k], id=k) for k in ("000", "004")])]
+    app = create_naive_app(str(tiny_stance_dir), setup=use_sentence_transformers, per_request=True)
+    with TestClient(app) as client:
+        r = client.post("/v1/analyze", json={"articles": [{"id": k, "text": seed_texts[k]} for k in ("000", "004")]})
+        assert r.status_code == 200
+        got = r.json()
+        assert [g["label"] for g in got] == [e["label"] for e in expected]
+        assert [g["commentary"] for g in got] == [e["commentary"] for e in expected]
+        assert [[s["text"] for s in g["summary"]] for g in got] == [[s["text"] for s in e["summary"]] for e in expected]
+
+
 def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
-    """Both real servers start as subprocesses on loopback, answer, are measured and are stopped."""
+    """All three real servers start as subprocesses on loopback, answer, are measured and are stopped."""
     out = tmp_path / "bench"
     rc = bench.main(["--out", str(out), "--model", str(tiny_stance_dir), "--concurrency", "1,2",
-                     "--lengths", "30,60", "--requests", "2", "--naive-requests", "2",
+                     "--lengths", "30,60", "--requests", "2", "--naive-requests", "2", "--competent-requests", "2",
                      "--matmul-seconds", "0.2", "--level-seconds", "60", "--startup-timeout", "120"])
     captured = capsys.readouterr()
     assert rc == 0, [ln for ln in captured.err.splitlines() if "error" in ln.lower()]
     printed = json.loads(captured.out)
     data = json.loads((out / "bench.json").read_text())
-    assert set(printed) == {"speedup_vs_naive", "fraction_of_floor", "rss_mb", "cold_start_s"}
-    for key in printed:
+    assert set(printed) == {"speedup_vs_naive", "speedup_vs_competent", "fraction_of_floor", "rss_mb",
+                            "cold_start_s", "bars_met"}
+    for key in set(printed) - {"bars_met"}:
         assert isinstance(data[key], float) and data[key] > 0, key
-    for system in ("presslens", "naive"):
+    assert printed["bars_met"]["rss_mb"] == (data["rss_mb"] <= 700)
+    assert data["runtime"]["encoder"] == "onnx" and data["runtime"]["probe_max_abs_diff"] < 1e-4
+    for system in ("presslens", "naive", "competent"):
         for c in ("1", "2"):
             level = data["levels"][system][c]
             assert level["ok"] == 2 and level["errors"] == 0
             assert 0 < level["p50_ms"] <= level["p95_ms"] and level["articles_per_s"] > 0
     best = max(v["articles_per_s"] for v in data["levels"]["presslens"].values())
     assert data["fraction_of_floor"] == pytest.approx(best / data["floor"]["articles_per_s"], rel=1e-3, abs=1e-4)
-    assert data["label_agreement"] == 1.0  # same checkpoint, same answers
+    assert data["label_agreement"] == {"naive": 1.0, "competent": 1.0}  # same checkpoint, same answers
+    best_competent = max(v["articles_per_s"] for v in data["levels"]["competent"].values())
+    assert data["speedup_vs_competent"] == pytest.approx(best / best_competent, rel=1e-3)
     report = (out / "report.md").read_text()
-    assert "| presslens | 1 |" in report and "| naive | 2 |" in report and "throughput.png" in report
+    assert "| presslens | 1 |" in report and "| naive | 2 |" in report and "| competent | 2 |" in report
+    assert "| competent peer |" in report and "| compute floor (fp32 GEMM rate) |" in report
+    assert "throughput.png" in report
     assert (out / "throughput.png").read_bytes()[:4] == b"\x89PNG"
     run = json.loads((out / "run.json").read_text())
     assert run["command"] == "bench" and len(run["data"]) == 5 and all(d["sha256"] for d in run["data"])
