@@ -123,10 +123,11 @@ def _serve(ns: argparse.Namespace) -> int:
     from .server import run
 
     if ns.model:  # fail fast on a path that is plainly not a checkpoint; the full load runs in the server
+        from model.profiles import resolve_stance
         from model.stance import check_safe_checkpoint, read_config
 
-        read_config(Path(ns.model))
-        check_safe_checkpoint(Path(ns.model))
+        read_config(resolve_stance(ns.model))
+        check_safe_checkpoint(resolve_stance(ns.model))
     from pydantic import ValidationError
 
     try:
@@ -183,7 +184,8 @@ def _positive(value: str) -> int:
 
 def _add_analysis_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--format", choices=["json", "text"], default="json")
-    p.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    p.add_argument("--model", default=None, metavar="NAME|DIR",
+                   help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
     p.add_argument("--sentences", type=_positive, default=3, help=f"{what} budget in sentences (default 3)")
     p.add_argument("--words", type=_positive, default=None, help=f"{what} budget in words")
@@ -211,7 +213,8 @@ def build_parser(everything: bool = True) -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="start the HTTP API")
     sv.add_argument("--host", default=None)
     sv.add_argument("--port", type=int, default=None)
-    sv.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    sv.add_argument("--model", default=None, metavar="NAME|DIR",
+                    help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     sv.set_defaults(func=_serve)
 
     pr = sub.add_parser("prepare", help="export a model's encoder for the ONNX runtime now (cached by checksum; "
@@ -230,6 +233,9 @@ def build_parser(everything: bool = True) -> argparse.ArgumentParser:
                     help="every stored row; by default a text corrected twice appears once, with its latest label")
     ex.set_defaults(func=_feedback_export)
 
+    from .models_cli import register as register_models
+
+    register_models(sub)
     if not everything:
         return parser
     from training.cli import register as register_training

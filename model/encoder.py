@@ -38,6 +38,10 @@ def resolve_model_path(ref: str | os.PathLike | None) -> str:
     """Turn a reference into something ``from_pretrained`` takes: a directory path or a hub id."""
     if ref is None or str(ref) in ("", DEFAULT_ENCODER):
         return str(default_encoder_path())
+    from .profiles import installed_encoder_path, is_installed_encoder  # profiles imports this module
+
+    if is_installed_encoder(str(ref)):
+        return str(installed_encoder_path(str(ref)))
     path = Path(ref).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
