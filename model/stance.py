@@ -8,10 +8,11 @@ included).
 
 The article rule (documented in the README): inside an article a sentence is *commentary* when it is not
 the headline, not reported speech (a quoted or attributed opinion is reporting: ``model.claims.attribute``),
-and either its probability reaches the in-article threshold (at least the dev-chosen sentence threshold,
-raised until at most 5% of the writer's own sentences in straight news reports, the BASIL calibration
-half, are flagged) or it speaks in the writer's own voice outside quotes (``writer_voice``: first person,
-a question put to the reader, "Guess ...", "No doubt ..."). With ``n`` commentary sentences among ``m`` body sentences,
+and its probability reaches the in-article threshold (at least the dev-chosen sentence threshold, raised
+until at most 5% of the writer's own sentences in straight news reports, the BASIL calibration half, are
+flagged). No hand-written voice rule overrides the model: each one evaluated (first person, a question put
+to the reader, "Guess ...", "No doubt ...") cost macro-F1 on CheckThat! dev and added false flags on the
+BASIL held-out reports (``model/voice.py``). With ``n`` commentary sentences among ``m`` body sentences,
 
     P(editorial) = sigmoid(k_share * (n/m - min_share)) * sigmoid(k_count * (n - min_count + 0.5))
 
@@ -35,7 +36,7 @@ from safetensors.numpy import load_file as load_numpy
 from .claims import attribute
 from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model, resolve_model_path
 from .io import atomic_dir
-from .voice import writer_voice
+from .lexical import LexicalBranch
 
 if TYPE_CHECKING:
     import torch
@@ -162,10 +163,12 @@ class ArticleStance:
 
 
 class StanceModel:
-    def __init__(self, config: StanceConfig, encoder: Encoder, head: torch.nn.Module | NumpyHead):
+    def __init__(self, config: StanceConfig, encoder: Encoder, head: torch.nn.Module | NumpyHead,
+                 lexical: LexicalBranch | None = None):
         self.config = config
         self.encoder = encoder
         self.head = head if isinstance(head, NumpyHead) else head.to(encoder.device).eval()
+        self.lexical = lexical  # the TF-IDF branch, mixed in through its dev-chosen gate (model/lexical.py)
 
     @classmethod
     def new(cls, encoder_ref: str = DEFAULT_ENCODER, mode: str = "fast", hidden: int = 0,
@@ -176,21 +179,32 @@ class StanceModel:
         return cls(config, encoder, build_head(encoder.dim, hidden))
 
     # -- inference -------------------------------------------------------------------------------
-    def proba_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
-        """P(commentary) for each row of pooled embeddings from ``self.encoder``."""
+    def proba_from_embeddings(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """P(commentary) for each row of pooled embeddings from ``self.encoder`` (of ``texts``).
+
+        With a lexical branch and ``texts`` the branch is mixed in; without ``texts`` (the summarizer's
+        ``commentary`` feature, which reads embeddings only) the probability is the encoder's alone.
+        """
         if len(embeddings) == 0:
             return np.zeros(0, dtype=np.float32)
         if isinstance(self.head, NumpyHead):
-            return self.head.proba(embeddings)
-        import torch
+            p = self.head.proba(embeddings)
+        else:
+            import torch
 
-        with torch.inference_mode():
-            x = torch.as_tensor(embeddings, dtype=torch.float32, device=self.encoder.device)
-            return torch.sigmoid(self.head(x).squeeze(-1)).float().cpu().numpy()
+            with torch.inference_mode():
+                x = torch.as_tensor(embeddings, dtype=torch.float32, device=self.encoder.device)
+                p = torch.sigmoid(self.head(x).squeeze(-1)).float().cpu().numpy()
+        if self.lexical is not None and self.lexical.weight and texts is not None:
+            if len(texts) != len(p):
+                raise ValueError(f"{len(texts)} texts for {len(p)} embeddings")
+            p = self.lexical.mix(p, texts)
+        return p
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 2) probabilities in id2label order: [neutral, editorial]."""
-        p = self.proba_from_embeddings(self.encoder.encode(list(texts)))
+        texts = list(texts)
+        p = self.proba_from_embeddings(self.encoder.encode(texts), texts)
         return np.stack([1.0 - p, p], axis=1)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
@@ -214,8 +228,7 @@ class StanceModel:
             if att.reported and spk is None and att.quote_fraction >= 0.5:
                 spk = last_speaker  # a quotation continued from the previous sentence
             last_speaker = spk if att.reported else None
-            own = bool(p >= self.article_threshold) or writer_voice(text)
-            commentary = own and not att.reported and not title
+            commentary = bool(p >= self.article_threshold) and not att.reported and not title
             sentences.append(SentenceStance(float(p), commentary, att.reported, spk))
         body = [s for s, t in zip(sentences, is_title, strict=True) if not t]
         n = sum(s.commentary for s in body)
@@ -236,8 +249,10 @@ class StanceModel:
                 (tmp / name).write_text(content)
             save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
                       str(tmp / HEAD_NAME), metadata={"format": "pt"})
+            if self.lexical is not None:
+                self.lexical.save(tmp)
             if self.config.mode == "adapter":
-                self.encoder.model.save_pretrained(str(tmp / "adapter"))
+                save_adapter_half(self.encoder.model, tmp / "adapter")
             elif self.config.mode == "partial":
                 save_file(partial_state(self.encoder.model, self.config.train_layers), str(tmp / LAYERS_NAME),
                           metadata={"format": "pt"})
@@ -288,7 +303,8 @@ class StanceModel:
             raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")
         if encoder.runtime == "torch":  # trainable: the torch module with the same weights
             head = head.to_torch()
-        return cls(config, encoder, head)
+        lexical = LexicalBranch.load(path) if LexicalBranch.present(path) else None
+        return cls(config, encoder, head, lexical)
 
 
 class NumpyHead:
@@ -407,6 +423,17 @@ def _adapted_encoder(config: StanceConfig, adapter_dir: Path, device: str | None
     except Exception as exc:
         raise ModelLoadError(f"cannot apply adapter {adapter_dir}: {exc}") from exc
     return Encoder(config.encoder, max_length=config.max_length, device=device, tokenizer=tokenizer, model=model)
+
+
+def save_adapter_half(model: torch.nn.Module, directory: Path) -> None:
+    """Save a PEFT adapter with its weights in float16: half the bytes in git, and loading casts them back."""
+    import torch
+
+    model.save_pretrained(str(directory))
+    f = directory / "adapter_model.safetensors"
+    state = load_file(str(f))
+    save_file({k: v.to(torch.float16).contiguous() if v.is_floating_point() else v for k, v in state.items()},
+              str(f), metadata={"format": "pt"})
 
 
 def top_layer_prefixes(model: torch.nn.Module, k: int) -> list[str]:
