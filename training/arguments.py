@@ -46,6 +46,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
         else:
             kwargs["default"] = f.default
         hint = hints[f.name]
+        if hint is bool:  # a flag: --name turns a False default on, --no-name a True default off
+            flag = f.name.replace("_", "-") if not kwargs.get("default") else "no-" + f.name.replace("_", "-")
+            parser.add_argument("--" + flag, dest=f.name, action="store_false" if kwargs.get("default") else "store_true",
+                                default=bool(kwargs.get("default")), help=kwargs["help"])
+            continue
         if typing.get_origin(hint) is list:
             kwargs["action"] = "append"
             kwargs.setdefault("default", [])

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.stance import ArticleRule, StanceModel
-from model.voice import writer_voice
 
 
 @dataclass
@@ -18,13 +17,9 @@ class ArticleEvidence:
 
     probabilities: np.ndarray
     reported: np.ndarray
-    voice: np.ndarray | None = None  # writer's own voice outside quotes: commentary at any probability
 
     def flags(self, threshold: float) -> np.ndarray:
-        own = self.probabilities >= threshold
-        if self.voice is not None:
-            own = own | self.voice
-        return own & ~self.reported
+        return (self.probabilities >= threshold) & ~self.reported
 
 
 def article_evidence(model: StanceModel, rows: list[dict]) -> list[ArticleEvidence]:
@@ -39,8 +34,7 @@ def article_evidence(model: StanceModel, rows: list[dict]) -> list[ArticleEviden
     for b in body:
         p = probs[pos : pos + len(b)]
         pos += len(b)
-        out.append(ArticleEvidence(p, np.array([attribute(t).reported for t in b], dtype=bool),
-                                   np.array([writer_voice(t) for t in b], dtype=bool)))
+        out.append(ArticleEvidence(p, np.array([attribute(t).reported for t in b], dtype=bool)))
     return out
 
 

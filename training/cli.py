@@ -14,13 +14,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     from .summarizer import TrainSummarizerArgs
 
     train = sub.add_parser("train", help="train a model on labelled data")
-    tsub = train.add_subparsers(dest="what", required=True, metavar="{stance,summarizer}")
+    tsub = train.add_subparsers(dest="what", required=True, metavar="{stance,summarizer,pool}")
     st = tsub.add_parser("stance", help="train the neutral/editorial sentence classifier")
     add_dataclass_arguments(st, TrainStanceArgs)
     st.set_defaults(func=_train_stance)
     sm = tsub.add_parser("summarizer", help="train the extractive summarizer's sentence scorer on oracle labels")
     add_dataclass_arguments(sm, TrainSummarizerArgs)
     sm.set_defaults(func=_train_summarizer)
+    from .distill_cli import register_pool
+
+    register_pool(tsub)
 
 
 def _command_line() -> str:

@@ -78,6 +78,7 @@ class TopLayers:
     def __init__(self, enc: Encoder, k: int):
         top_layer_prefixes(enc.model, k)  # validates the architecture and k
         self.enc = enc
+        self.body = enc.model.encoder  # kept: a LoRA wrapper applied later adapts these same layer modules
         n = len(enc.model.encoder.layer)
         self.split = n - k
         self.layers = enc.model.encoder.layer[self.split :]
@@ -106,8 +107,11 @@ class TopLayers:
         lens = torch.tensor([len(s) for s in states], device=h.device)
         mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lens[:, None]).long()
         ext = create_bidirectional_mask(config=self.enc.model.config, inputs_embeds=h, attention_mask=mask)
+        # MPNet adds a relative position bias, computed once per batch, to every layer's attention
+        bias = self.body.compute_position_bias(h) if hasattr(self.body, "compute_position_bias") else None
         for layer in self.layers:
-            h = layer(h, ext)
+            out = layer(h, ext) if bias is None else layer(h, ext, bias)
+            h = out[0] if isinstance(out, tuple) else out
         return torch.nn.functional.normalize(mean_pool(h, mask), p=2, dim=-1)
 
     def embed(self, states: list[torch.Tensor], batch_size: int = 64) -> torch.Tensor:
@@ -146,6 +150,40 @@ def _fit_linear_probe(head: torch.nn.Module, x: torch.Tensor, y: np.ndarray, xd:
 
 
 @dataclass
+class _Examples:
+    """What the fine-tuning loop fits: the gold sentences first, then any soft-labelled ones (distillation)."""
+
+    texts: list[str]
+    targets: np.ndarray  # in [0, 1]: gold labels, or the teacher's tempered probabilities
+    weights: np.ndarray
+    n_gold: int
+
+    @classmethod
+    def of(cls, train: LabelledSentences, soft: tuple[list[str], np.ndarray] | None, gold_weight: float) -> _Examples:
+        y = np.asarray(train.y, dtype=np.float32)
+        if not soft:
+            return cls(list(train.texts), y, np.ones(len(y), dtype=np.float32), len(y))
+        return cls(list(train.texts) + list(soft[0]), np.concatenate([y, np.asarray(soft[1], dtype=np.float32)]),
+                   np.concatenate([np.full(len(y), gold_weight, dtype=np.float32), np.ones(len(soft[0]), dtype=np.float32)]),
+                   len(y))
+
+
+def lora_targets(model: torch.nn.Module) -> list[str]:
+    """The projections LoRA adapts: attention (MPNet q/k/v/o, BERT query/key/value) and the dense layers."""
+    leaves = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    if {"q", "k", "v", "o"} <= leaves:
+        return ["q", "k", "v", "o", "dense"]
+    return ["query", "key", "value", "dense"]
+
+
+def _top_layers(args: TrainStanceArgs) -> int:
+    """How many top layers train on cached lower-layer outputs (0: the whole encoder runs every step)."""
+    if args.mode == "partial":
+        return args.train_layers
+    return args.adapter_layers if args.mode == "adapter" else 0
+
+
+@dataclass
 class _Features:
     """What fine-tuning reads per sentence: embeddings for the probe, lengths for batching, and (partial
     mode) the frozen lower layers' cached output for train and dev."""
@@ -158,18 +196,19 @@ class _Features:
     cached_dev: list[torch.Tensor] | None = None
 
 
-def _features(enc: Encoder, train: LabelledSentences, dev: LabelledSentences | None, args: TrainStanceArgs,
+def _features(enc: Encoder, ex: _Examples, dev: LabelledSentences | None, args: TrainStanceArgs,
               log) -> _Features:
-    if args.mode == "partial":
-        top = TopLayers(enc, args.train_layers)
-        log(f"caching the frozen lower layers' output for {len(train)} + {len(dev) if dev else 0} sentences")
-        cached = top.cache(train.texts)
+    """The probe's embeddings (gold sentences only) and, with cached lower layers, every example's states."""
+    if _top_layers(args):
+        top = TopLayers(enc, _top_layers(args))
+        log(f"caching the frozen lower layers' output for {len(ex.texts)} + {len(dev) if dev else 0} sentences")
+        cached = top.cache(ex.texts)
         cached_dev = top.cache(dev.texts) if dev is not None else None
-        return _Features(top.embed(cached), top.embed(cached_dev) if dev is not None else None,
+        return _Features(top.embed(cached[: ex.n_gold]), top.embed(cached_dev) if dev is not None else None,
                          [len(s) for s in cached], top, cached, cached_dev)
-    return _Features(torch.as_tensor(enc.encode(train.texts)),
+    return _Features(torch.as_tensor(enc.encode(ex.texts[: ex.n_gold])),
                      torch.as_tensor(enc.encode(dev.texts)) if dev is not None else None,
-                     enc.count_tokens(train.texts))
+                     enc.count_tokens(ex.texts))
 
 
 def _open_encoder(enc: Encoder, args: TrainStanceArgs) -> None:
@@ -177,8 +216,11 @@ def _open_encoder(enc: Encoder, args: TrainStanceArgs) -> None:
     if args.mode == "adapter":
         from peft import LoraConfig, get_peft_model
 
-        enc.model = get_peft_model(enc.model, LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r,
-                                                         lora_dropout=0.1, target_modules=["query", "key", "value", "dense"]))
+        n_layers = len(enc.model.encoder.layer)
+        only_top = {"layers_to_transform": list(range(n_layers - args.adapter_layers, n_layers)),
+                    "layers_pattern": "layer"} if args.adapter_layers else {}
+        enc.model = get_peft_model(enc.model, LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.1,
+                                                         target_modules=lora_targets(enc.model), **only_top))
     elif args.mode == "full":
         for p in enc.model.parameters():
             p.requires_grad = True
@@ -193,7 +235,7 @@ def _optimizer(enc_params: list, head_params: list, args: TrainStanceArgs, steps
     return opt, sched
 
 
-def _run_epoch(model: StanceModel, feats: _Features, train: LabelledSentences, y_all: np.ndarray, opt, sched,
+def _run_epoch(model: StanceModel, feats: _Features, ex: _Examples, opt, sched,
                loss_fn, params: list, rng: np.random.Generator, batch_size: int) -> float:
     """One pass over the training data in length-sorted, shuffled batches; returns the summed loss."""
     enc = model.encoder
@@ -204,9 +246,10 @@ def _run_epoch(model: StanceModel, feats: _Features, train: LabelledSentences, y
         if feats.top is not None:
             emb = feats.top.forward([feats.cached[j] for j in idx])
         else:
-            emb = enc.forward(enc.tokenize([train.texts[j] for j in idx]))
+            emb = enc.forward(enc.tokenize([ex.texts[j] for j in idx]))
         logits = model.head(emb).squeeze(-1)
-        loss = loss_fn(logits, torch.as_tensor(y_all[idx], dtype=torch.float32, device=enc.device))
+        loss = (loss_fn(logits, torch.as_tensor(ex.targets[idx], device=enc.device))
+                * torch.as_tensor(ex.weights[idx], device=enc.device)).mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -231,33 +274,36 @@ def _dev_proba(model: StanceModel, feats: _Features, dev: LabelledSentences) -> 
 
 
 def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSentences | None,
-                   args: TrainStanceArgs, log) -> dict:
+                   args: TrainStanceArgs, log, soft: tuple[list[str], np.ndarray] | None = None) -> dict:
     """LP-FT: fit the head on frozen embeddings first, then fine-tune encoder (or its top layers) and head.
 
     Starting from a fitted head keeps the first fine-tuning steps from wrecking the pretrained features
     (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features"); the head gets its own, larger
     learning rate because it reads L2-normalised embeddings whose entries are small.
+
+    ``soft``: extra (texts, targets in [0, 1]) fitted beside the gold sentences, the teacher's soft labels
+    when distilling; a gold sentence then counts ``args.gold_weight``, a soft one 1.
     """
     enc = model.encoder
     rng = np.random.default_rng(args.seed)
     y_all = np.array(train.y)
+    ex = _Examples.of(train, soft, args.gold_weight)
     yd = np.array(dev.y) if dev is not None else None
-    feats = _features(enc, train, dev, args, log)
+    feats = _features(enc, ex, dev, args, log)
     ep, f1 = _fit_linear_probe(model.head, feats.x, y_all, feats.xd, yd)
     log(f"linear probe: dev macro-F1 {f1:.4f} (epoch {ep})")
     _open_encoder(enc, args)
     enc_params = [p for p in enc.model.parameters() if p.requires_grad]
     head_params = list(model.head.parameters())
-    steps = args.epochs * ((len(train) + args.batch_size - 1) // args.batch_size)
+    steps = args.epochs * ((len(ex.texts) + args.batch_size - 1) // args.batch_size)
     opt, sched = _optimizer(enc_params, head_params, args, steps)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_pos_weight(y_all).to(enc.device))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_pos_weight(y_all).to(enc.device), reduction="none")
     best = {"f1": f1, "epoch": 0, "state": _snapshot(model) if dev is not None else None}
     curve = [{"epoch": 0, "dev_macro_f1": round(f1, 4)}]
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
-        total = _run_epoch(model, feats, train, y_all, opt, sched, loss_fn, enc_params + head_params, rng,
-                           args.batch_size)
-        msg = f"epoch {epoch}: train loss {total / len(train):.4f} ({time.time() - t0:.0f}s)"
+        total = _run_epoch(model, feats, ex, opt, sched, loss_fn, enc_params + head_params, rng, args.batch_size)
+        msg = f"epoch {epoch}: train loss {total / len(ex.texts):.4f} ({time.time() - t0:.0f}s)"
         if dev is not None:
             thr, f1 = best_threshold(yd, _dev_proba(model, feats, dev))
             curve.append({"epoch": epoch, "dev_macro_f1": round(f1, 4), "threshold": thr})
@@ -268,8 +314,11 @@ def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSe
     if best["state"] is not None:
         enc.model.load_state_dict(best["state"][0])
         model.head.load_state_dict(best["state"][1])
+    info = {}
+    if args.mode == "adapter" and feats.top is not None and dev is not None:
+        info["dev_proba"] = _dev_proba(model, feats, dev)  # from the cached lower layers: no full pass
     if args.mode == "partial":
         round_to_half(enc.model, args.train_layers)
     for p in enc.model.parameters():
         p.requires_grad = False
-    return {"best_epoch": best["epoch"] if dev is not None else args.epochs, "curve": curve}
+    return {"best_epoch": best["epoch"] if dev is not None else args.epochs, "curve": curve, **info}

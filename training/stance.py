@@ -57,7 +57,9 @@ class TrainStanceArgs:
     max_length: int = arg(128, help="encoder tokens per sentence")
     head_lr: float = arg(1e-3, help="learning rate of the head when fine-tuning")
     train_layers: int = arg(2, help="partial mode: top encoder layers to fine-tune")
-    lora_r: int = arg(16, cli=False)
+    lora_r: int = arg(16, help="adapter mode: LoRA rank")
+    adapter_layers: int = arg(0, help="adapter mode: LoRA on the top N encoder layers only, the frozen layers "
+                                      "below run once (0: every layer)")
     seed: int = arg(13, help="random seed")
     limit: int = arg(0, help="use at most N training sentences (0: all)")
     article_rule: dict = arg(cli=False, default_factory=dict)
@@ -70,6 +72,16 @@ class TrainStanceArgs:
     dev_fraction: float = arg(0.2, cli=False)  # without --dev: share of the training data held out as dev
     init: str = arg("", metavar="DIR", help="start the encoder from this stance checkpoint (a first stage "
                                             "trained on other data; intermediate-task training)")
+    teacher: str = arg("", metavar="NAME|DIR", help="distil: a teacher stance model (profile or checkpoint) whose "
+                                                     "soft labels over --pool are fitted beside the gold data")
+    pool: str = arg("", metavar="FILE.jsonl", help="distil: the unlabelled sentences (presslens train pool)")
+    temperature: float = arg(1.0, help="distil: divide the teacher's logits by this before the sigmoid")
+    gold_weight: float = arg(1.0, help="distil: weight of a gold sentence relative to a pool sentence")
+    teacher_cache: str = arg("", metavar="DIR", help="distil: cache of teacher outputs (default: "
+                                                     "$PRESSLENS_HOME/cache/teacher or ~/.cache/presslens/cache/teacher)")
+    report_excluded: bool = arg(True, help="use the --exclude files only to drop duplicates, do not score the "
+                                           "model on them (presslens eval does)")
+    lexical: bool = arg(False, help="fit the TF-IDF branch beside the encoder; its C and gate (0 = off) chosen on dev")
     command: str = arg("", cli=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +89,12 @@ class TrainStanceArgs:
             raise DataError("give at least one --data file")
         if self.mode not in MODES:
             raise DataError(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if bool(self.teacher) != bool(self.pool):
+            raise DataError("distillation needs both --teacher and --pool")
+        if self.teacher and self.mode == "fast":
+            raise DataError("distillation fine-tunes the student: use --mode partial, adapter or full")
+        if self.temperature <= 0 or self.gold_weight < 0:
+            raise DataError("--temperature must be > 0 and --gold-weight >= 0")
         if self.threshold_prior not in ("train", "dev"):
             raise DataError(f"--threshold-prior must be train or dev, got {self.threshold_prior!r}")
         if self.epochs < 0 or self.lr < 0 or self.batch_size < 1 or self.limit < 0:
@@ -125,16 +143,26 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         model.encoder.model.load_state_dict(init.encoder.model.state_dict())
         log(f"encoder initialised from {args.init} ({init.config.mode}, trained on "
             f"{', '.join(init.config.training.get('data', [])) or 'unknown data'})")
+    soft, distilled = None, {}
+    if args.teacher:
+        from .distill import soft_targets
+
+        soft, distilled = soft_targets(args, log)
     if args.mode == "fast":
         info = train_head_fast(model, train, dev, args, log)
     else:
-        info = train_finetune(model, train, dev, args, log)
+        info = train_finetune(model, train, dev, args, log, soft=soft)
     metrics: dict[str, dict] = {}
     threshold = 0.5
     if dev is not None:
-        p = model.predict_proba(dev.texts)[:, 1]
+        p = info["dev_proba"] if "dev_proba" in info else model.predict_proba(dev.texts)[:, 1]
         yd = np.array(dev.y)
         prior = float(np.mean(train.y)) if args.threshold_prior == "train" else None
+        if args.lexical:
+            from .lexical import fit_branch
+
+            metrics["lexical"] = fit_branch(model, train, dev, p, prior, args.seed, log)
+            p = model.lexical.mix(p, dev.texts) if model.lexical is not None else p
         threshold, weighted = best_threshold(yd, p, prior)
         metrics["dev"] = {"macro_f1": round(macro_f1(yd, (p >= threshold).astype(int)), 4),
                           "macro_f1_at_0.5": round(macro_f1(yd, (p >= 0.5).astype(int)), 4),
@@ -149,7 +177,7 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         model.config.article_rule = ArticleRule(**args.article_rule)
     if args.calibrate_articles:
         metrics["basil_article_rule"] = calibrate_on_basil(model, args.calibrate_articles, args.max_fer, log)
-    for ex in excluded:
+    for ex in excluded if args.report_excluded else []:
         p = model.predict_proba(ex.texts)[:, 1]
         metrics[Path(ex.source).name] = {"macro_f1": round(macro_f1(np.array(ex.y), (p >= threshold).astype(int)), 4),
                                          "n": len(ex)}
@@ -166,7 +194,7 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         "data": sources, "excluded": list(args.exclude), "licences": licences, "metrics": metrics,
         "n_train": len(train), "dropped_duplicates": dropped, "seed": args.seed, "mode": args.mode,
         "epochs": args.epochs, "lr": args.lr, "best_epoch": info["best_epoch"], "curve": info.get("curve", []), "command": args.command,
-        "seconds": round(time.time() - t0, 1),
+        "seconds": round(time.time() - t0, 1), **({"distillation": distilled} if distilled else {}),
     }
     model.save_pretrained(args.out, card=model_card(model.config),
                           extra_files={"training_args.json": json.dumps(asdict(args), indent=2, sort_keys=True) + "\n"})
