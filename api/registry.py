@@ -16,7 +16,8 @@ from pathlib import Path
 
 from model.encoder import ModelLoadError
 from model.io import checksums
-from model.pipeline import CHECKPOINT_SUMMARIZER, Analyzer, default_stance_path, default_summarizer_path
+from model.pipeline import CHECKPOINT_SUMMARIZER, Analyzer, default_summarizer_path
+from model.profiles import PROFILES, profile_name, resolve_stance
 from model.stance import LABELS
 from model.text import Article
 
@@ -46,7 +47,7 @@ def describe_stance(path: Path, active: bool) -> dict:
     sums = checksums(path)
     training = config.get("training") or {}
     return {
-        "id": path.name if path.resolve() != default_stance_path().resolve() else "presslens-stance-default",
+        "id": f"presslens-stance-{profile}" if (profile := profile_name(path)) else path.name,
         "kind": "stance", "version": version_of(sums, str(config.get("encoder", ""))), "active": active,
         "path": str(path), "checksums": sums, "metrics": training.get("metrics", {}),
         "encoder": config.get("encoder"), "mode": config.get("mode"), "threshold": config.get("threshold"),
@@ -82,7 +83,7 @@ def smoke_test(analyzer: Analyzer) -> None:
 
 
 def load_initial(stance_dir: str | None, summarizer_dir: str | None, runtime: str = "torch") -> LoadedModel:
-    stance_path = Path(stance_dir) if stance_dir else default_stance_path()
+    stance_path = resolve_stance(stance_dir)
     analyzer = Analyzer.assemble(stance_path, summarizer_dir, runtime=runtime)
     smoke_test(analyzer)
     return _loaded(analyzer, stance_path, summarizer_dir, runtime)
@@ -100,7 +101,12 @@ def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_setting: str | Non
 
 
 def resolve_checkpoint(models_dir: str | None, name: str) -> Path:
-    """The checkpoint directory ``name`` inside ``models_dir``; anything resolving outside it is refused."""
+    """The checkpoint directory ``name`` inside ``models_dir``; anything resolving outside it is refused.
+
+    A profile name (``default``, ``accurate``) names a shipped checkpoint and is always allowed.
+    """
+    if name in PROFILES:
+        return resolve_stance(name)
     if not models_dir:
         raise PermissionError("no models folder is configured (PRESSLENS_MODELS_DIR)")
     root = Path(models_dir).expanduser().resolve()

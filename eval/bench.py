@@ -127,8 +127,8 @@ def _positive(text: str) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="report directory (created)")
     p.add_argument("--model", default=None, metavar="NAME|DIR",
-                   help="stance model for every server: passed to each as --model (a checkpoint directory, or a "
-                        "profile name where the build has profiles; default: the shipped one)")
+                   help="stance model for every server: passed to each as --model (a profile, default or "
+                        "accurate, or a checkpoint directory; default: default)")
     p.add_argument("--concurrency", type=_int_list, default=list(DEFAULT_LEVELS), metavar="N,N,...",
                    help="client concurrency levels (default 1,8,32)")
     p.add_argument("--lengths", type=_int_list, default=list(DEFAULT_LENGTHS), metavar="W,W,...",
@@ -284,7 +284,7 @@ def _plot(result: dict, path: Path) -> None:
 
 
 def run_bench(ns: argparse.Namespace) -> dict:
-    from model.pipeline import default_stance_path
+    from model.profiles import resolve_stance
 
     started = time.time()
     out = Path(ns.out)
@@ -293,7 +293,7 @@ def run_bench(ns: argparse.Namespace) -> dict:
     level_seconds = min(ns.level_seconds, 30.0) if ns.quick else ns.level_seconds
     sources, texts = _read_texts(ns)
     mix = build_article_mix(texts, ns.lengths)
-    model_dir = ns.model or str(default_stance_path())
+    model_dir = str(resolve_stance(ns.model))  # a profile name or a directory
     floor = _compute_floor(model_dir, mix, ns.matmul_seconds)
     runtime = prepare_runtime(model_dir)
     load_before = _loadavg()

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="labelled file (or the BASIL directory with articles/ for --format basil)")
     parser.add_argument("--format", required=True, choices=["checkthat", "newssd", "babe", "basil", "jsonl", "csv"])
     parser.add_argument("--level", default="sentence", choices=["sentence", "article"])
-    parser.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    parser.add_argument("--model", default=None, metavar="NAME|DIR",
+                        help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     parser.add_argument("--out", required=True, metavar="DIR", help="report directory (metrics.json, predictions.csv)")
     parser.add_argument("--basil-half", default="all", choices=["all", "calib", "heldout"],
                         help="BASIL only: evaluate all 300 articles or one half split by event")
@@ -127,8 +128,8 @@ def judge_articles(model, rows: list[dict]) -> list:
     for a in articles:
         e = emb[pos : pos + len(a.sentences)]
         pos += len(a.sentences)
-        results.append(model.judge_article([s.text for s in a.sentences], model.proba_from_embeddings(e),
-                                           [s.is_title for s in a.sentences]))
+        own = [s.text for s in a.sentences]
+        results.append(model.judge_article(own, model.proba_from_embeddings(e, own), [s.is_title for s in a.sentences]))
     return results
 
 
@@ -173,7 +174,7 @@ def run(ns: argparse.Namespace) -> int:
     import time
 
     from model.encoder import ModelLoadError
-    from model.pipeline import default_stance_path
+    from model.profiles import resolve_stance
     from model.stance import StanceModel
     from training.data import DataError, LabelledSentences, deduplicate, load_basil, load_sentences
 
@@ -189,6 +190,7 @@ def run(ns: argparse.Namespace) -> int:
             raise EvalError(f"--format {ns.format} has no sentence labels; use --level article")
         if ns.level == "article" and ns.format not in ARTICLE_FORMATS:
             raise EvalError(f"--format {ns.format} holds sentences, not articles; use --level sentence")
+        model_dir = resolve_stance(ns.model)  # a bad --model fails before any data is read
         train = None
         try:
             if ns.format == "basil":
@@ -205,7 +207,7 @@ def run(ns: argparse.Namespace) -> int:
                     data_files.append(ns.train)
         except DataError as exc:
             raise EvalError(str(exc)) from exc
-        model = StanceModel.from_pretrained(ns.model or default_stance_path())
+        model = StanceModel.from_pretrained(model_dir)
         if ns.level == "sentence":
             metrics = evaluate_sentences(model, data, ns.data, ns.format, out, train=train, seed=ns.seed)
         else:

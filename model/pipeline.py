@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from .abstractive import AbstractiveSummarizer, AbstractiveSummary
-from .claims import resolve_speakers, writer_aside
+from .claims import resolve_speakers
 from .coverage import Coverage, build_coverage
 from .encoder import ModelLoadError
+from .profiles import resolve_stance
 from .stance import ArticleStance, StanceModel
 from .summarizer import ExtractiveSummarizer, SummarySentence
 from .text import Article
@@ -76,7 +77,7 @@ def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | Non
 class AnalyzeOptions:
     summary_sentences: int | None = 3
     summary_words: int | None = None
-    claims_only: bool = False  # leave the writer's commentary (and asides in the writer's voice) out
+    claims_only: bool = False  # leave the sentences the stance model marks as commentary out
     abstractive: bool = False  # also write an abstractive summary (needs Analyzer.abstractive)
 
 
@@ -137,7 +138,7 @@ class Analyzer:
              summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
              abstractive: str | os.PathLike | None = None, runtime: str = "torch") -> Analyzer:
         """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); torch by default."""
-        return cls.assemble(stance_dir or default_stance_path(), summarizer_dir, device=device,
+        return cls.assemble(resolve_stance(stance_dir), summarizer_dir, device=device,
                             abstractive=abstractive, runtime=runtime)
 
     @classmethod
@@ -168,7 +169,7 @@ class Analyzer:
 
     def _judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
         texts = [s.text for s in article.sentences]
-        stance = self.stance.judge_article(texts, self.stance.proba_from_embeddings(emb),
+        stance = self.stance.judge_article(texts, self.stance.proba_from_embeddings(emb, texts),
                                            [s.is_title for s in article.sentences])
         # "he said" after a sentence naming Lavrov is Lavrov speaking.
         resolved = resolve_speakers(texts, [st.speaker for st in stance.sentences])
@@ -178,13 +179,12 @@ class Analyzer:
 
     @staticmethod
     def claim_mask(article: Article, stance: ArticleStance) -> list[bool]:
-        """Sentences that may stand as claims: not commentary, and not an aside in the writer's voice.
+        """Sentences that may stand as claims: those the stance model does not mark as commentary.
 
-        The aside rule does not depend on the stance model, so claims-only summaries keep the writer's
-        asides out even where the classifier misses them.
+        (The phrase rules that once kept "asides" out as well, "guess", "no doubt", "presumably", a trailing
+        colon, first person, matched the blog seed and little else: see ``model/voice.py``.)
         """
-        return [not st.commentary and not writer_aside(s.text)
-                for s, st in zip(article.sentences, stance.sentences, strict=True)]
+        return [not st.commentary for st in stance.sentences]
 
     def _analyze_embedded(self, articles: Sequence[Article], embeddings: Sequence[np.ndarray],
                           options: AnalyzeOptions) -> list[Analysis]:
