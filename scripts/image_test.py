@@ -32,9 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "tests" / "fixtures"
-# 004 (the blog) should be editorial; since the seed-fitted voice rules were dropped (model/voice.py) the
-# MiniLM default labels it neutral, so it is reported here but not required (issue #12).
-EXPECTED = {"000": "neutral", "001": "neutral", "002": "neutral", "003": "neutral", "004": None}
+EXPECTED = {"000": "neutral", "001": "neutral", "002": "neutral", "003": "neutral", "004": "editorial"}
 LOCAL_BASE = "localhost/presslens-base:bookworm-py311"
 BASE_PACKAGES = "python3.11,python3.11-venv,python3-venv,ca-certificates,passwd"
 MIRRORS = ("deb http://deb.debian.org/debian bookworm main",
@@ -226,8 +224,8 @@ def check_seeds(port: int) -> None:
     for res in body["results"]:
         want = EXPECTED[res["id"]]
         step(f"seed {res['id']}: {res['label']} (editorial probability {res['editorial_probability']:.4f}; "
-             f"expected {want or 'editorial, not yet required'}) model {body.get('model')}")
-        if want is not None and res["label"] != want:
+             f"expected {want}) model {body.get('model')}")
+        if res["label"] != want:
             wrong.append(res["id"])
     if wrong:
         raise Failure(f"seeds labelled wrongly: {', '.join(wrong)}")
