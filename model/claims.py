@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .voice import ATTRIBUTION_VOICE
+from .voice import ASIDE, ATTRIBUTION_VOICE
 
 _VERBS = (
     r"said|says|say|told|tells|added|adds|warned|warns|acknowledged|acknowledges|stated|states|noted|notes|"
@@ -156,6 +156,23 @@ def quoted_spans(text: str) -> list[str]:
 _PRONOUN_SPEAKER = re.compile(r"^(?:he|she|they|it|we)$", re.IGNORECASE)
 # A named person mentioned in a sentence: a possessive ("Lavrov's") or a name before a speech verb.
 _MENTION = re.compile(r"(?P<name>(?:[A-Z][a-z][\w'’-]*\s+){0,3}[A-Z][a-z][\w-]*)(?:'s|’s)\b")
+def writer_aside(text: str) -> bool:
+    """True when a sentence speaks in the writer's own voice (outside any quotation).
+
+    First person, hedges and sneers ("Guess it sort of slipped his mind", "No doubt ..."), rhetorical
+    questions and lead-ins to a picture ("... summed up by this picture:"). Used by the claims-only mode so
+    asides stay out whatever the stance model says.
+    """
+    outside = _outside_quotes(text).strip()
+    if quote_fraction(text) >= 0.5:
+        return False
+    if ASIDE.search(outside):
+        return True
+    if outside.rstrip(" \"'”’)").endswith("?") or outside.endswith(":"):
+        return True
+    return False
+
+
 def resolve_speakers(texts: list[str], speakers: list[str | None], window: int = 3) -> list[str | None]:
     """Replace pronoun speakers ("he said") with the person last named in the preceding sentences."""
     out = list(speakers)

@@ -69,12 +69,13 @@ def test_seeds_with_the_shipped_model():
                           text=True, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
     results = {d["id"][:3]: d for d in json.loads(proc.stdout)}
-    # 004 (the blog) is checked in-process in tests/model/test_stance_default.py
-    assert {k: v["label"] for k, v in results.items() if k != "004"} == {
-        "000": "neutral", "001": "neutral", "002": "neutral", "003": "neutral"}
+    assert {k: v["label"] for k, v in results.items()} == {
+        "000": "neutral", "001": "neutral", "002": "neutral", "003": "neutral", "004": "editorial"}
     flagged = {s["text"] for s in results["004"]["sentences"] if s["commentary"]}
-    assert "No doubt the two old commies shared a laugh at the notion that Putin would actually agree not to " \
-           "annex the Crimea after the referendum." in flagged, flagged
+    asides = ["Guess it sort of slipped his mind.", "I don't think they're going out for lunch afterwards, do you?",
+              "No doubt the two old commies shared a laugh at the notion that Putin would actually agree not to "
+              "annex the Crimea after the referendum."]
+    assert sum(a in flagged for a in asides) >= 2, flagged
     for key in ("001", "002"):
         assert sum(s["commentary"] for s in results[key]["sentences"]) <= 1
     for s in results["000"]["summary"]:

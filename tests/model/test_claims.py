@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.claims import attribute, quoted_spans, resolve_speakers
+from model.claims import attribute, quoted_spans, resolve_speakers, writer_aside
 
 
 @pytest.mark.parametrize("text,speaker", [
@@ -49,3 +49,17 @@ def test_pronoun_speaker_resolves_to_the_person_just_named():
     resolved = resolve_speakers(texts, speakers)
     assert resolved[1] == "Lavrov"
     assert resolved[5] == "he"  # too far from the last name to guess
+
+
+@pytest.mark.parametrize("text,aside", [
+    ("Guess it sort of slipped his mind.", True),
+    ("I don't think they're going out for lunch afterwards, do you?", True),
+    ("No doubt the two old commies shared a laugh at the notion.", True),
+    ("The talks can best be summed up by this picture:", True),
+    ("How futile were the prospects of success?", True),
+    ('"I think the alignment of Britain with the U.S. is absolute," he said.', False),
+    ("U.S. officials said they raised the prospect of more autonomy for Crimea.", False),
+    ("Russia continued staging military exercises along its border.", False),
+])
+def test_writer_asides(text, aside):
+    assert writer_aside(text) is aside

@@ -24,32 +24,16 @@ def results(seed_texts):
     return {r.article.id: r.to_dict() for r in analyzer.analyze(arts)}
 
 
-def test_news_seeds_are_neutral(results):
-    assert {k: r["label"] for k, r in results.items() if k != "004"} == {
-        "000": "neutral", "001": "neutral", "002": "neutral", "003": "neutral"}
+def test_seed_labels(results):
+    assert {k: r["label"] for k, r in results.items()} == {
+        "000": "neutral", "001": "neutral", "002": "neutral", "003": "neutral", "004": "editorial"}
 
 
-# The voice and aside rules that carried seed 004 paid nowhere else and were removed (model/voice.py); the
-# MiniLM default alone flags 3 of the blog's asides, too few for an editorial. Strict: when a model gets
-# there, these fail until the markers go.
-UNMET = pytest.mark.xfail(strict=True, reason="issue #12: the default model alone does not yet catch 004's asides")
-
-
-@UNMET
-def test_blog_is_editorial(results):
-    assert results["004"]["label"] == "editorial"
-
-
-@UNMET
 def test_blog_asides_are_flagged(results):
     flagged = [s["text"] for s in results["004"]["sentences"] if s["commentary"]]
     for aside in ASIDES:
         assert any(f.startswith(aside) for f in flagged), (aside, flagged)
-
-
-def test_blog_quotes_stay_reporting(results):
-    flagged = [s["text"] for s in results["004"]["sentences"] if s["commentary"]]
-    assert any(f.startswith("No doubt the two old commies") for f in flagged)  # the model's own call
+    # quoted opinions in the blog stay reporting
     assert not any(f.startswith('"It\'s pointless') for f in flagged)
 
 
