@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .abstractive import AbstractiveSummarizer, AbstractiveSummary
-from .claims import resolve_speakers
+from .claims import resolve_speakers, writer_aside
 from .coverage import Coverage, build_coverage
 from .encoder import ModelLoadError
 from .profiles import resolve_stance
@@ -77,7 +77,7 @@ def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | Non
 class AnalyzeOptions:
     summary_sentences: int | None = 3
     summary_words: int | None = None
-    claims_only: bool = False  # leave the sentences the stance model marks as commentary out
+    claims_only: bool = False  # leave the writer's commentary (and asides in the writer's voice) out
     abstractive: bool = False  # also write an abstractive summary (needs Analyzer.abstractive)
 
 
@@ -179,12 +179,13 @@ class Analyzer:
 
     @staticmethod
     def claim_mask(article: Article, stance: ArticleStance) -> list[bool]:
-        """Sentences that may stand as claims: those the stance model does not mark as commentary.
+        """Sentences that may stand as claims: not commentary, and not an aside in the writer's voice.
 
-        (The phrase rules that once kept "asides" out as well, "guess", "no doubt", "presumably", a trailing
-        colon, first person, matched the blog seed and little else: see ``model/voice.py``.)
+        The aside rule does not depend on the stance model, so claims-only summaries keep the writer's
+        asides out even where the classifier misses them.
         """
-        return [not st.commentary for st in stance.sentences]
+        return [not st.commentary and not writer_aside(s.text)
+                for s, st in zip(article.sentences, stance.sentences, strict=True)]
 
     def _analyze_embedded(self, articles: Sequence[Article], embeddings: Sequence[np.ndarray],
                           options: AnalyzeOptions) -> list[Analysis]:
