@@ -35,6 +35,7 @@ from safetensors.numpy import load_file as load_numpy
 
 from .claims import attribute
 from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model, resolve_model_path
+from .head import HEAD_NAME, NumpyHead, build_head
 from .io import atomic_dir
 from .lexical import LexicalBranch
 from .voice import writer_voice
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 LABELS = ("neutral", "editorial")
 ID2LABEL = {0: "neutral", 1: "editorial"}
 CONFIG_NAME = "config.json"
-HEAD_NAME = "head.safetensors"
 FORMAT = "presslens-stance"
 FORMAT_VERSION = 1
 MODES = ("fast", "adapter", "partial", "full")
@@ -131,16 +131,6 @@ def load_file(filename: str) -> dict:
     from safetensors.torch import load_file as load
 
     return load(filename)
-
-
-def build_head(dim: int, hidden: int = 0) -> torch.nn.Module:
-    import torch
-
-    if hidden:
-        return torch.nn.Sequential(
-            torch.nn.Linear(dim, hidden), torch.nn.GELU(), torch.nn.Dropout(0.1), torch.nn.Linear(hidden, 1)
-        )
-    return torch.nn.Sequential(torch.nn.Linear(dim, 1))
 
 
 @dataclass
@@ -307,49 +297,6 @@ class StanceModel:
             head = head.to_torch()
         lexical = LexicalBranch.load(path) if LexicalBranch.present(path) else None
         return cls(config, encoder, head, lexical)
-
-
-class NumpyHead:
-    """The stance head's forward in numpy (a linear layer, or Linear-GELU-Linear), for torch-free serving.
-
-    Built from the ``head.safetensors`` state; ``to_torch`` gives the equivalent ``build_head`` module.
-    """
-
-    def __init__(self, state: dict[str, np.ndarray], dim: int, hidden: int = 0):
-        names = ("0", "3") if hidden else ("0",)
-        shapes = [(hidden, dim), (1, hidden)] if hidden else [(1, dim)]
-        expected = {f"{n}.{w}" for n in names for w in ("weight", "bias")}
-        if set(state) != expected:
-            raise ModelLoadError(f"{HEAD_NAME} does not match the config (dim/hidden): tensors {sorted(state)}, "
-                                 f"expected {sorted(expected)}")
-        for n, shape in zip(names, shapes, strict=True):
-            if state[f"{n}.weight"].shape != shape or state[f"{n}.bias"].shape != shape[:1]:
-                raise ModelLoadError(f"{HEAD_NAME} does not match the config (dim/hidden): {n}.weight has shape "
-                                     f"{state[f'{n}.weight'].shape}, expected {shape}")
-        self.state = {k: v.astype(np.float32) for k, v in state.items()}
-        self.dim, self.hidden = dim, hidden
-
-    def proba(self, x: np.ndarray) -> np.ndarray:
-        s = self.state
-        x = np.asarray(x, dtype=np.float32)
-        if self.hidden:
-            h = x @ s["0.weight"].T + s["0.bias"]
-            x = 0.5 * h * (1.0 + _erf(h / np.sqrt(2.0)))  # exact GELU, as torch.nn.GELU()
-            logit = x @ s["3.weight"].T + s["3.bias"]
-        else:
-            logit = x @ s["0.weight"].T + s["0.bias"]
-        return (1.0 / (1.0 + np.exp(-logit[:, 0].astype(np.float64)))).astype(np.float32)
-
-    def to_torch(self) -> torch.nn.Module:
-        import torch
-
-        head = build_head(self.dim, self.hidden)
-        head.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.state.items()})
-        return head.eval()
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(math.erf, otypes=[np.float32])(x)
 
 
 def encoder_sources(config: StanceConfig, path: Path) -> tuple[list[Path], dict]:

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from model.encoder import DEFAULT_ENCODER, Encoder
+from model.head import build_head
 from model.stance import (
     MODES,
     ArticleRule,
     StanceConfig,
     StanceModel,
-    build_head,
     model_card,
 )
 

@@ -211,7 +211,7 @@ def test_numpy_head_equals_the_torch_head(hidden, tmp_path):
     from safetensors.numpy import load_file
     from safetensors.torch import save_file
 
-    from model.stance import NumpyHead, build_head
+    from model.head import NumpyHead, build_head
 
     torch.manual_seed(1)
     head = build_head(32, hidden).eval()
