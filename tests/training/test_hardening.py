@@ -43,10 +43,19 @@ def _snapshot(directory: Path) -> dict[str, str]:
             for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
+def _as_from_a_terminal() -> None:
+    """In the child: SIGINT delivered and at its default, as a shell gives a command it starts. A child
+    inherits its parent's signal mask and ignored signals, and libraries loaded earlier in this test
+    session (Ray's, grpc's threads) may leave SIGINT blocked in the pytest process."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _train(args: list[str], **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.Popen([sys.executable, "-m", "api.cli", "train", "stance", *args], cwd=str(ROOT), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal, **kw)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
@@ -71,8 +80,13 @@ def test_interrupted_training_keeps_the_previous_checkpoint(tiny_encoder_dir, da
             assert time.monotonic() < deadline, "training did not start"
         time.sleep(2.0)  # the tiny encoder pass takes milliseconds: by now the epochs are running
         assert proc.poll() is None, "training finished before it could be interrupted"
+        status = Path(f"/proc/{proc.pid}/status")
+        masks = [ln for ln in status.read_text().splitlines() if ln.startswith("Sig")] if status.exists() else []
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"training ignored {sig.name} for 60 s; its signal state when sent: {masks}")
     finally:
         if proc.poll() is None:
             proc.kill()
