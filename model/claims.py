@@ -156,11 +156,13 @@ def quoted_spans(text: str) -> list[str]:
 _PRONOUN_SPEAKER = re.compile(r"^(?:he|she|they|it|we)$", re.IGNORECASE)
 # A named person mentioned in a sentence: a possessive ("Lavrov's") or a name before a speech verb.
 _MENTION = re.compile(r"(?P<name>(?:[A-Z][a-z][\w'’-]*\s+){0,3}[A-Z][a-z][\w-]*)(?:'s|’s)\b")
+
+
 def writer_aside(text: str) -> bool:
     """True when a sentence speaks in the writer's own voice (outside any quotation).
 
-    First person, hedges and sneers ("Guess it sort of slipped his mind", "No doubt ..."), rhetorical
-    questions and lead-ins to a picture ("... summed up by this picture:"). Used by the claims-only mode so
+    First person, hedges and sneers (:data:`model.voice.ASIDE`), a question put to the reader, and a
+    sentence ending in a colon that leads in to something outside the text. Used by the claims-only mode so
     asides stay out whatever the stance model says.
     """
     outside = _outside_quotes(text).strip()
