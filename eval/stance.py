@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-baselines", action="store_true", help="score presslens alone")
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="evaluate the first N items only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the baselines and the bootstrap")
+    parser.add_argument("--voice-rules", default="checkpoint", choices=["checkpoint", "on", "off"],
+                        help="the writer-voice rule inside articles: as the checkpoint records it (default), or "
+                             "forced on or off to measure its effect")
 
 
 # -- metrics ---------------------------------------------------------------------------------------
@@ -208,6 +211,8 @@ def run(ns: argparse.Namespace) -> int:
         except DataError as exc:
             raise EvalError(str(exc)) from exc
         model = StanceModel.from_pretrained(model_dir)
+        if ns.voice_rules != "checkpoint":
+            model.config.voice_rules = ns.voice_rules == "on"
         if ns.level == "sentence":
             metrics = evaluate_sentences(model, data, ns.data, ns.format, out, train=train, seed=ns.seed)
         else:
@@ -216,7 +221,8 @@ def run(ns: argparse.Namespace) -> int:
         print(f"presslens: error: {exc}", file=sys.stderr)
         return 2
     report.write_run_info(out, data_files, ns.seed, started,
-                          extra={"model": str(ns.model or "default"), "level": ns.level, "format": ns.format})
+                          extra={"model": str(ns.model or "default"), "level": ns.level, "format": ns.format,
+                                 "voice_rules": model.config.voice_rules})
     if ns.level == "sentence":
         shown = {name: round(m["macro_f1"], 4) for name, m in sorted(metrics["systems"].items())}
         print(f"wrote {out}/metrics.json: macro-F1 {json.dumps(shown, sort_keys=True)}")

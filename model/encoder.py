@@ -224,6 +224,9 @@ class Encoder:
         self.batch_size = batch_size
         #: run inference through ``PackedBert`` where the model allows it (the padded path otherwise)
         self.packed = packed
+        #: run the forward under bf16 autocast (training and teacher labelling on CPUs with bf16 units; the
+        #: served precision is chosen by the runtime). Weights stay fp32; matrix products run in bf16.
+        self.bf16 = False
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
 
@@ -240,12 +243,19 @@ class Encoder:
             list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
 
+    def autocast(self):
+        """The autocast context of this encoder's precision (a no-op in fp32)."""
+        import torch
+
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
     def forward(self, batch) -> torch.Tensor:
         """Pooled, normalised embeddings for a tokenized batch (differentiable: used in fine-tuning)."""
         import torch
 
-        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        pooled = mean_pool(out.last_hidden_state, batch["attention_mask"])
+        with self.autocast():
+            out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        pooled = mean_pool(out.last_hidden_state.float(), batch["attention_mask"])
         return torch.nn.functional.normalize(pooled, p=2, dim=-1)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -261,7 +271,7 @@ class Encoder:
         if not texts:
             return out
         self.model.eval()
-        if self.packed and packable(self.model):
+        if self.packed and packable(self.model) and not self.bf16:
             return self._encode_packed(texts, out)
         lengths = [len(t) for t in texts]  # characters track tokens closely enough to bucket by
         with torch.inference_mode():

@@ -95,6 +95,10 @@ class StanceConfig:
     # says where to load it from; this says which weights the head expects (a fine-tuned encoder keeps its
     # base's reference), so a served encoder is reused only when it is that very encoder.
     encoder_checksum: str | None = None
+    # The writer-voice rule (``model.voice.writer_voice``: first person, a question to the reader, "Guess ...")
+    # marks a sentence commentary inside an article whatever its probability. A switch, so its effect can be
+    # measured (``presslens eval stance --voice-rules on|off``); checkpoints from before it had it on.
+    voice_rules: bool = True
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -219,7 +223,7 @@ class StanceModel:
             if att.reported and spk is None and att.quote_fraction >= 0.5:
                 spk = last_speaker  # a quotation continued from the previous sentence
             last_speaker = spk if att.reported else None
-            own = bool(p >= self.article_threshold) or writer_voice(text)
+            own = bool(p >= self.article_threshold) or (self.config.voice_rules and writer_voice(text))
             commentary = own and not att.reported and not title
             sentences.append(SentenceStance(float(p), commentary, att.reported, spk))
         body = [s for s, t in zip(sentences, is_title, strict=True) if not t]
@@ -455,15 +459,25 @@ def model_card(config: StanceConfig) -> str:
         f"- in-article commentary threshold: {config.commentary_threshold if config.commentary_threshold is not None else config.threshold:.3f}"
         " (calibrated on straight news)",
         f"- article rule: {json.dumps(asdict(config.article_rule), sort_keys=True)}",
+        f"- writer-voice rule (`model/voice.py`): {'on' if config.voice_rules else 'off'}",
     ]
     if t.get("data"):
         lines += ["", "## Training data", ""]
         lines += [f"- {d}" for d in t["data"]]
     if t.get("licences"):
         lines += ["", "## Licences", ""] + [f"- {x}" for x in t["licences"]]
+    cv = (t.get("metrics") or {}).get("cv")
+    if cv:
+        lines += ["", f"## Cross-validation ({cv['folds']} folds over the training data)", "",
+                  f"Out-of-fold macro-F1 per epoch, the threshold chosen for an editorial share of {cv['prior']}; "
+                  f"epoch {cv['epoch']} and threshold {cv['threshold']} were kept.", "",
+                  "| epoch | threshold | macro-F1 (at that share) | macro-F1 | at 0.5 | sd over folds |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['epoch']} | {r['threshold']:.2f} | {r['macro_f1_at_prior']:.4f} | {r['macro_f1']:.4f} | "
+                  f"{r['macro_f1_at_0.5']:.4f} | {r['fold_sd']:.4f} |" for r in cv["table"]]
     if t.get("metrics"):
         lines += ["", "## Metrics", "", "| split | metric | value |", "|---|---|---|"]
-        for split, metrics in sorted(t["metrics"].items()):
+        for split, metrics in sorted((k, v) for k, v in t["metrics"].items() if k != "cv"):
             for name, value in sorted(metrics.items()):
                 lines.append(f"| {split} | {name} | {value:.4f} |" if isinstance(value, float)
                              else f"| {split} | {name} | {value} |")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.cpu import training_precision
+
 from .data import DataError
 from .pool import Pool, texts_sha256
 
@@ -96,7 +98,11 @@ def soft_targets(args, log=print) -> tuple[tuple[list[str], np.ndarray], dict]:
     key = teacher_key(teacher_dir)
     cache = Path(args.teacher_cache) if args.teacher_cache else default_cache_dir()
     teacher = StanceModel.from_pretrained(teacher_dir)
-    probs, computed = teacher_outputs(teacher, key, pool.texts, cache, log)
+    # bf16 labels differ from fp32 ones in the last digits: each precision keeps its own cache entries
+    precision = training_precision(args.precision)
+    teacher.encoder.bf16 = precision == "bf16"
+    cache_key = key if precision == "fp32" else hashlib.sha256(f"{key}|{precision}".encode()).hexdigest()
+    probs, computed = teacher_outputs(teacher, cache_key, pool.texts, cache, log)
     del teacher
     log(f"teacher outputs for {len(pool.texts)} pool sentences ({computed} chunks computed, the rest cached); "
         f"mean P(commentary) {probs.mean():.3f}")
@@ -104,5 +110,6 @@ def soft_targets(args, log=print) -> tuple[tuple[list[str], np.ndarray], dict]:
     tempered = 1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / args.temperature))
     record = {"teacher": str(args.teacher), "teacher_sha256": key, "pool": str(args.pool),
               "pool_sha256": pool.sha256, "pool_sentences": len(pool.texts), "temperature": args.temperature,
+              "teacher_precision": precision,
               "gold_weight": args.gold_weight, "teacher_mean_p": round(float(probs.mean()), 4)}
     return (pool.texts, tempered.astype(np.float32)), record

@@ -109,10 +109,11 @@ class TopLayers:
         ext = create_bidirectional_mask(config=self.enc.model.config, inputs_embeds=h, attention_mask=mask)
         # MPNet adds a relative position bias, computed once per batch, to every layer's attention
         bias = self.body.compute_position_bias(h) if hasattr(self.body, "compute_position_bias") else None
-        for layer in self.layers:
-            out = layer(h, ext) if bias is None else layer(h, ext, bias)
-            h = out[0] if isinstance(out, tuple) else out
-        return torch.nn.functional.normalize(mean_pool(h, mask), p=2, dim=-1)
+        with self.enc.autocast():
+            for layer in self.layers:
+                out = layer(h, ext) if bias is None else layer(h, ext, bias)
+                h = out[0] if isinstance(out, tuple) else out
+        return torch.nn.functional.normalize(mean_pool(h.float(), mask), p=2, dim=-1)
 
     def embed(self, states: list[torch.Tensor], batch_size: int = 64) -> torch.Tensor:
         self.enc.model.eval()
@@ -274,7 +275,8 @@ def _dev_proba(model: StanceModel, feats: _Features, dev: LabelledSentences) -> 
 
 
 def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSentences | None,
-                   args: TrainStanceArgs, log, soft: tuple[list[str], np.ndarray] | None = None) -> dict:
+                   args: TrainStanceArgs, log, soft: tuple[list[str], np.ndarray] | None = None,
+                   watch: LabelledSentences | None = None, stop_epoch: int | None = None) -> dict:
     """LP-FT: fit the head on frozen embeddings first, then fine-tune encoder (or its top layers) and head.
 
     Starting from a fitted head keeps the first fine-tuning steps from wrecking the pretrained features
@@ -283,6 +285,11 @@ def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSe
 
     ``soft``: extra (texts, targets in [0, 1]) fitted beside the gold sentences, the teacher's soft labels
     when distilling; a gold sentence then counts ``args.gold_weight``, a soft one 1.
+
+    ``watch``: held-out sentences scored after every epoch and chosen on by nothing here (a cross-validation
+    fold); their probabilities come back as ``watch_proba`` (one array per epoch). ``stop_epoch``: stop after
+    that epoch while the learning-rate schedule still spans ``args.epochs`` (the final run of a
+    cross-validation that chose an epoch inside the schedule it ran).
     """
     enc = model.encoder
     rng = np.random.default_rng(args.seed)
@@ -300,7 +307,8 @@ def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSe
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_pos_weight(y_all).to(enc.device), reduction="none")
     best = {"f1": f1, "epoch": 0, "state": _snapshot(model) if dev is not None else None}
     curve = [{"epoch": 0, "dev_macro_f1": round(f1, 4)}]
-    for epoch in range(1, args.epochs + 1):
+    watched: list[np.ndarray] = []
+    for epoch in range(1, (stop_epoch or args.epochs) + 1):
         t0 = time.time()
         total = _run_epoch(model, feats, ex, opt, sched, loss_fn, enc_params + head_params, rng, args.batch_size)
         msg = f"epoch {epoch}: train loss {total / len(ex.texts):.4f} ({time.time() - t0:.0f}s)"
@@ -310,6 +318,9 @@ def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSe
             msg += f", dev macro-F1 {f1:.4f} at threshold {thr:.2f}"
             if f1 > best["f1"]:
                 best = {"f1": f1, "epoch": epoch, "state": _snapshot(model)}
+        if watch is not None:
+            watched.append(model.predict_proba(watch.texts)[:, 1])
+            msg += f", held-out macro-F1 {macro_f1(np.array(watch.y), (watched[-1] >= 0.5).astype(int)):.4f} at 0.5"
         log(msg)
     if best["state"] is not None:
         enc.model.load_state_dict(best["state"][0])
@@ -321,4 +332,6 @@ def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSe
         round_to_half(enc.model, args.train_layers)
     for p in enc.model.parameters():
         p.requires_grad = False
-    return {"best_epoch": best["epoch"] if dev is not None else args.epochs, "curve": curve, **info}
+    if watch is not None:
+        info["watch_proba"] = watched
+    return {"best_epoch": best["epoch"] if dev is not None else (stop_epoch or args.epochs), "curve": curve, **info}

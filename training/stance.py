@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.cpu import training_precision
 from model.encoder import DEFAULT_ENCODER, Encoder
 from model.head import build_head
 from model.stance import (
@@ -66,9 +67,16 @@ class TrainStanceArgs:
     calibrate_articles: str = arg("", metavar="DIR", help="BASIL directory: calibrate the in-article threshold "
                                                           "and article rule on its calib half")
     max_fer: float = arg(0.02, help="false-editorial budget for that calibration")
-    threshold_prior: str = arg("train", choices=("train", "dev"),
+    threshold_prior: str = arg("train", metavar="train|dev|SHARE",
                                help="choose the sentence threshold for the training data's label balance "
-                                    "(default; dev reweighted to train's share of editorial) or the dev data's")
+                                    "(default; dev reweighted to train's share of editorial), the dev data's, "
+                                    "or a given share of editorial sentences in (0, 1)")
+    cv: int = arg(0, help="choose the epoch and threshold by K-fold cross-validation over --data (no --dev), "
+                          "then train on all of it (0: off)", metavar="K")
+    voice_rules: bool = arg(True, help="mark sentences in the writer's own voice (first person, questions to the "
+                                       "reader) commentary inside an article, whatever their probability")
+    precision: str = arg("auto", choices=("auto", "bf16", "fp32"),
+                         help="training precision: bf16 autocast where the CPU has bf16 units (auto), or forced")
     dev_fraction: float = arg(0.2, cli=False)  # without --dev: share of the training data held out as dev
     init: str = arg("", metavar="DIR", help="start the encoder from this stance checkpoint (a first stage "
                                             "trained on other data; intermediate-task training)")
@@ -95,14 +103,30 @@ class TrainStanceArgs:
             raise DataError("distillation fine-tunes the student: use --mode partial, adapter or full")
         if self.temperature <= 0 or self.gold_weight < 0:
             raise DataError("--temperature must be > 0 and --gold-weight >= 0")
-        if self.threshold_prior not in ("train", "dev"):
-            raise DataError(f"--threshold-prior must be train or dev, got {self.threshold_prior!r}")
+        if self.threshold_prior not in ("train", "dev") and not 0 < _share(self.threshold_prior) < 1:
+            raise DataError(f"--threshold-prior must be train, dev or a share in (0, 1), got {self.threshold_prior!r}")
+        if self.cv and (self.cv < 2 or self.dev or self.mode == "fast"):
+            raise DataError("--cv K needs K >= 2, no --dev (its data go in --data) and a fine-tuning --mode")
         if self.epochs < 0 or self.lr < 0 or self.batch_size < 1 or self.limit < 0:
             raise DataError("--epochs, --lr and --limit must be >= 0 and --batch-size >= 1")
         if not self.epochs:
             self.epochs = {"fast": 300, "adapter": 6, "partial": 5, "full": 4}[self.mode]
         if not self.lr:
             self.lr = {"fast": 1e-2, "adapter": 5e-4, "partial": 1e-4, "full": 3e-5}[self.mode]
+
+
+def _share(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return -1.0
+
+
+def threshold_prior(args: TrainStanceArgs, train: LabelledSentences) -> float | None:
+    """The editorial share the sentence threshold is chosen for (None: the scored data's own)."""
+    if args.threshold_prior == "train":
+        return float(np.mean(train.y))
+    return None if args.threshold_prior == "dev" else _share(args.threshold_prior)
 
 
 def _load_init(args: TrainStanceArgs) -> StanceModel:
@@ -118,23 +142,26 @@ def _load_init(args: TrainStanceArgs) -> StanceModel:
     return init
 
 
-def train_stance(args: TrainStanceArgs, log=print) -> dict:
-    """Train, choose epoch and threshold on dev, evaluate, and write the checkpoint. Returns metrics."""
-    t0 = time.time()
-    init = _load_init(args) if args.init else None  # before seeding, so loading it cannot move the RNG
-    set_seed(args.seed)
+def _load_data(args: TrainStanceArgs, log) -> tuple[LabelledSentences, LabelledSentences | None,
+                                                     list[LabelledSentences], int]:
+    """Training, dev and held-out sentences; training deduplicated against the others."""
     train = concat([load_sentences(p, args.format) for p in args.data])
     dev = concat([load_sentences(p) for p in args.dev]) if args.dev else None
     excluded = [load_sentences(p) for p in args.exclude]
     train, dropped = deduplicate(train, *([dev] if dev else []), *excluded)
     if args.limit:
         train = LabelledSentences(train.texts[: args.limit], train.labels[: args.limit], train.source)
-    if dev is None and args.dev_fraction > 0 and len(train) >= 20:
+    if dev is None and not args.cv and args.dev_fraction > 0 and len(train) >= 20:
         train, dev = split_dev(train, args.dev_fraction, args.seed)
         log(f"no --dev given: holding out {len(dev)} training sentences (stratified) to pick epoch and threshold")
     if len(set(train.labels)) < 2:
         raise DataError("training data must hold both labels, neutral and editorial")
     log(f"training on {len(train)} sentences ({dropped} duplicates of dev/held-out or repeats dropped)")
+    return train, dev, excluded, dropped
+
+
+def new_model(args: TrainStanceArgs, init: StanceModel | None, log) -> StanceModel:
+    """An untrained model for this run: encoder (or ``--init``'s), head, and the training precision."""
     model = StanceModel.new(args.encoder, mode=args.mode, hidden=args.hidden, max_length=args.max_length)
     model.head = build_head(model.config.dim, args.hidden)
     if args.mode == "partial":
@@ -143,62 +170,107 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
         model.encoder.model.load_state_dict(init.encoder.model.state_dict())
         log(f"encoder initialised from {args.init} ({init.config.mode}, trained on "
             f"{', '.join(init.config.training.get('data', [])) or 'unknown data'})")
-    soft, distilled = None, {}
-    if args.teacher:
-        from .distill import soft_targets
+    model.encoder.bf16 = training_precision(args.precision) == "bf16"
+    return model
 
-        soft, distilled = soft_targets(args, log)
+
+def _fit(args: TrainStanceArgs, model: StanceModel, train: LabelledSentences, dev: LabelledSentences | None,
+         soft, log, init: StanceModel | None) -> tuple[dict, dict[str, dict], float | None]:
+    """Train; with ``--cv`` the epoch and threshold come from cross-validation first. Returns (info, metrics,
+    the cross-validated threshold or None)."""
     if args.mode == "fast":
-        info = train_head_fast(model, train, dev, args, log)
-    else:
-        info = train_finetune(model, train, dev, args, log, soft=soft)
-    metrics: dict[str, dict] = {}
-    threshold = 0.5
-    if dev is not None:
-        p = info["dev_proba"] if "dev_proba" in info else model.predict_proba(dev.texts)[:, 1]
-        yd = np.array(dev.y)
-        prior = float(np.mean(train.y)) if args.threshold_prior == "train" else None
-        if args.lexical:
-            from .lexical import fit_branch
+        return train_head_fast(model, train, dev, args, log), {}, None
+    if not args.cv:
+        return train_finetune(model, train, dev, args, log, soft=soft), {}, None
+    from .crossval import cross_validate
 
-            metrics["lexical"] = fit_branch(model, train, dev, p, prior, args.seed, log)
-            p = model.lexical.mix(p, dev.texts) if model.lexical is not None else p
-        threshold, weighted = best_threshold(yd, p, prior)
-        metrics["dev"] = {"macro_f1": round(macro_f1(yd, (p >= threshold).astype(int)), 4),
-                          "macro_f1_at_0.5": round(macro_f1(yd, (p >= 0.5).astype(int)), 4),
-                          "threshold_prior": args.threshold_prior, "editorial_share": round(float(yd.mean()), 4),
-                          "train_editorial_share": round(float(np.mean(train.y)), 4), "n": len(dev)}
-        if prior is not None:  # the score the threshold (and a choice among seeds) is made on
-            metrics["dev"]["macro_f1_at_train_prior"] = round(weighted, 4)
-    model.config.threshold = threshold
-    if init is not None and args.mode == "partial":  # save every layer either stage changed
-        model.config.train_layers = max(args.train_layers, init.config.train_layers)
-    if args.article_rule:
-        model.config.article_rule = ArticleRule(**args.article_rule)
-    if args.calibrate_articles:
-        metrics["basil_article_rule"] = calibrate_on_basil(model, args.calibrate_articles, args.max_fer, log)
-    for ex in excluded if args.report_excluded else []:
-        p = model.predict_proba(ex.texts)[:, 1]
-        metrics[Path(ex.source).name] = {"macro_f1": round(macro_f1(np.array(ex.y), (p >= threshold).astype(int)), 4),
-                                         "n": len(ex)}
+    cv = cross_validate(args, train, lambda: new_model(args, init, lambda m: None), threshold_prior(args, train),
+                        log, soft=soft)
+    oof = cv.pop("oof_proba")
+    info = train_finetune(model, train, None, args, log, soft=soft, stop_epoch=cv["epoch"])
+    info["cv_oof"] = {"labels": list(train.labels), "texts": list(train.texts), "epoch_proba": oof}
+    return info, {"cv": cv}, cv["threshold"]
+
+
+def _choose_on_dev(args: TrainStanceArgs, model: StanceModel, train: LabelledSentences, dev: LabelledSentences,
+                   info: dict, metrics: dict, log) -> float:
+    """The lexical branch (if asked) and the sentence threshold, chosen on dev; the dev figures into metrics."""
+    p = info["dev_proba"] if "dev_proba" in info else model.predict_proba(dev.texts)[:, 1]
+    yd = np.array(dev.y)
+    prior = threshold_prior(args, train)
+    if args.lexical:
+        from .lexical import fit_branch
+
+        metrics["lexical"] = fit_branch(model, train, dev, p, prior, args.seed, log)
+        p = model.lexical.mix(p, dev.texts) if model.lexical is not None else p
+    threshold, weighted = best_threshold(yd, p, prior)
+    metrics["dev"] = {"macro_f1": round(macro_f1(yd, (p >= threshold).astype(int)), 4),
+                      "macro_f1_at_0.5": round(macro_f1(yd, (p >= 0.5).astype(int)), 4),
+                      "threshold_prior": args.threshold_prior, "editorial_share": round(float(yd.mean()), 4),
+                      "train_editorial_share": round(float(np.mean(train.y)), 4), "n": len(dev)}
+    if prior is not None:  # the score the threshold (and a choice among seeds) is made on
+        metrics["dev"]["macro_f1_at_train_prior"] = round(weighted, 4)
+    return threshold
+
+
+def _sources(args: TrainStanceArgs, init: StanceModel | None, dev: LabelledSentences | None) -> tuple[list[str], list[str]]:
+    """What the model was made from (for its card) and the licences that follow."""
     init_data = list(init.config.training.get("data", [])) if init is not None else []
     sources = ([f"{d} (first stage, --init {args.init})" for d in init_data] + list(args.data)
                + [f"{d} (dev: epoch and threshold)" for d in args.dev])
+    if args.cv:
+        sources.append(f"epoch and threshold chosen by {args.cv}-fold cross-validation over the training data")
     if args.calibrate_articles:
         sources.append(f"{args.calibrate_articles} (calibration half: in-article threshold and article rule)")
     if not args.dev and dev is not None:
         sources.append(f"{len(dev)} sentences held out of the training data (dev: epoch and threshold)")
     used = init_data + args.data + args.dev + ([args.calibrate_articles] if args.calibrate_articles else [])
     licences = sorted({lic for key, lic in LICENCES.items() if any(key in s.lower() for s in used)})
+    return sources, licences
+
+
+def train_stance(args: TrainStanceArgs, log=print) -> dict:
+    """Train, choose epoch and threshold (on dev or by cross-validation), evaluate, and write the checkpoint."""
+    t0 = time.time()
+    init = _load_init(args) if args.init else None  # before seeding, so loading it cannot move the RNG
+    set_seed(args.seed)
+    train, dev, excluded, dropped = _load_data(args, log)
+    model = new_model(args, init, log)
+    log(f"precision: {'bf16 autocast' if model.encoder.bf16 else 'fp32'} (--precision {args.precision})")
+    soft, distilled = None, {}
+    if args.teacher:
+        from .distill import soft_targets
+
+        soft, distilled = soft_targets(args, log)
+    info, metrics, threshold = _fit(args, model, train, dev, soft, log, init)
+    if dev is not None:
+        threshold = _choose_on_dev(args, model, train, dev, info, metrics, log)
+    model.config.threshold = 0.5 if threshold is None else threshold
+    model.config.voice_rules = args.voice_rules
+    if init is not None and args.mode == "partial":  # save every layer either stage changed
+        model.config.train_layers = max(args.train_layers, init.config.train_layers)
+    if args.article_rule:
+        model.config.article_rule = ArticleRule(**args.article_rule)
+    model.encoder.bf16 = False  # calibration and the saved model's figures are the fp32 reference's
+    if args.calibrate_articles:
+        metrics["basil_article_rule"] = calibrate_on_basil(model, args.calibrate_articles, args.max_fer, log)
+    for ex in excluded if args.report_excluded else []:
+        p = model.predict_proba(ex.texts)[:, 1]
+        metrics[Path(ex.source).name] = {"macro_f1": round(macro_f1(np.array(ex.y), (p >= model.config.threshold).astype(int)), 4),
+                                         "n": len(ex)}
+    sources, licences = _sources(args, init, dev)
     model.config.training = {
         "data": sources, "excluded": list(args.exclude), "licences": licences, "metrics": metrics,
         "n_train": len(train), "dropped_duplicates": dropped, "seed": args.seed, "mode": args.mode,
         "epochs": args.epochs, "lr": args.lr, "best_epoch": info["best_epoch"], "curve": info.get("curve", []), "command": args.command,
+        "precision": "bf16" if training_precision(args.precision) == "bf16" else "fp32",
         "seconds": round(time.time() - t0, 1), **({"distillation": distilled} if distilled else {}),
     }
-    model.save_pretrained(args.out, card=model_card(model.config),
-                          extra_files={"training_args.json": json.dumps(asdict(args), indent=2, sort_keys=True) + "\n"})
-    log(f"wrote {args.out}: threshold {threshold:.2f}, metrics {json.dumps(metrics, sort_keys=True)}")
+    extra = {"training_args.json": json.dumps(asdict(args), indent=2, sort_keys=True) + "\n"}
+    if "cv_oof" in info:  # the out-of-fold probabilities: what stacking or a later choice can be fitted on
+        extra["cv_oof.json"] = json.dumps(info["cv_oof"]) + "\n"
+    model.save_pretrained(args.out, card=model_card(model.config), extra_files=extra)
+    log(f"wrote {args.out}: threshold {model.config.threshold:.2f}, metrics {json.dumps(metrics, sort_keys=True)}")
     return metrics
 
 
