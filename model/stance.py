@@ -35,6 +35,7 @@ from safetensors.numpy import load_file as load_numpy
 
 from .claims import attribute
 from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model, resolve_model_path
+from .features import Stacker
 from .head import HEAD_NAME, NumpyHead, build_head
 from .io import atomic_dir
 from .lexical import LexicalBranch
@@ -159,11 +160,12 @@ class ArticleStance:
 
 class StanceModel:
     def __init__(self, config: StanceConfig, encoder: Encoder, head: torch.nn.Module | NumpyHead,
-                 lexical: LexicalBranch | None = None):
+                 lexical: LexicalBranch | None = None, stacker: Stacker | None = None):
         self.config = config
         self.encoder = encoder
         self.head = head if isinstance(head, NumpyHead) else head.to(encoder.device).eval()
         self.lexical = lexical  # the TF-IDF branch, mixed in through its dev-chosen gate (model/lexical.py)
+        self.stacker = stacker  # lexicon and sentiment features stacked with the logit (model/features.py)
 
     @classmethod
     def new(cls, encoder_ref: str = DEFAULT_ENCODER, mode: str = "fast", hidden: int = 0,
@@ -177,8 +179,8 @@ class StanceModel:
     def proba_from_embeddings(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         """P(commentary) for each row of pooled embeddings from ``self.encoder`` (of ``texts``).
 
-        With a lexical branch and ``texts`` the branch is mixed in; without ``texts`` (the summarizer's
-        ``commentary`` feature, which reads embeddings only) the probability is the encoder's alone.
+        With a lexical branch or a feature stacker and ``texts`` they are mixed in; without ``texts`` (the
+        summarizer's ``commentary`` feature, which reads embeddings only) the probability is the encoder's alone.
         """
         if len(embeddings) == 0:
             return np.zeros(0, dtype=np.float32)
@@ -194,6 +196,10 @@ class StanceModel:
             if len(texts) != len(p):
                 raise ValueError(f"{len(texts)} texts for {len(p)} embeddings")
             p = self.lexical.mix(p, texts)
+        if self.stacker is not None and texts is not None:
+            if len(texts) != len(p):
+                raise ValueError(f"{len(texts)} texts for {len(p)} embeddings")
+            p = self.stacker.mix(p, texts)
         return p
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -247,6 +253,8 @@ class StanceModel:
                       str(tmp / HEAD_NAME), metadata={"format": "pt"})
             if self.lexical is not None:
                 self.lexical.save(tmp)
+            if self.stacker is not None:
+                self.stacker.save(tmp)
             if self.config.mode == "adapter":
                 save_adapter_half(self.encoder.model, tmp / "adapter")
             elif self.config.mode == "partial":
@@ -300,7 +308,8 @@ class StanceModel:
         if encoder.runtime == "torch":  # trainable: the torch module with the same weights
             head = head.to_torch()
         lexical = LexicalBranch.load(path) if LexicalBranch.present(path) else None
-        return cls(config, encoder, head, lexical)
+        stacker = Stacker.load(path) if Stacker.present(path) else None
+        return cls(config, encoder, head, lexical, stacker)
 
 
 def encoder_sources(config: StanceConfig, path: Path) -> tuple[list[Path], dict]:

@@ -14,13 +14,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     from .summarizer import TrainSummarizerArgs
 
     train = sub.add_parser("train", help="train a model on labelled data")
-    tsub = train.add_subparsers(dest="what", required=True, metavar="{stance,summarizer,pool}")
+    tsub = train.add_subparsers(dest="what", required=True, metavar="{stance,summarizer,stack,pool}")
     st = tsub.add_parser("stance", help="train the neutral/editorial sentence classifier")
     add_dataclass_arguments(st, TrainStanceArgs)
     st.set_defaults(func=_train_stance)
     sm = tsub.add_parser("summarizer", help="train the extractive summarizer's sentence scorer on oracle labels")
     add_dataclass_arguments(sm, TrainSummarizerArgs)
     sm.set_defaults(func=_train_summarizer)
+    from .stacking import StackArgs
+
+    sk = tsub.add_parser("stack", help="choose and fit the lexicon-feature stacker on a cross-validated checkpoint")
+    add_dataclass_arguments(sk, StackArgs)
+    sk.set_defaults(func=_train_stack)
     from .distill_cli import register_pool
 
     register_pool(tsub)
@@ -50,4 +55,12 @@ def _train_stance(ns: argparse.Namespace) -> int:
     from .stance import TrainStanceArgs, train_stance
 
     train_stance(from_namespace(TrainStanceArgs, ns, command=_command_line()), log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+def _train_stack(ns: argparse.Namespace) -> int:
+    from .arguments import from_namespace
+    from .stacking import StackArgs, stack
+
+    stack(from_namespace(StackArgs, ns, command=_command_line()), log=lambda m: print(m, file=sys.stderr))
     return 0

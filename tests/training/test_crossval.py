@@ -74,3 +74,42 @@ def test_training_precision_follows_the_cpu_flags():
     assert training_precision("fp32", frozenset({"amx_bf16"})) == "fp32"
     with pytest.raises(ValueError):
         training_precision("fp16")
+
+
+def test_stacking_chooses_groups_by_cv_and_the_model_serves_them(tiny_encoder_dir, tmp_path):
+    from training.stacking import StackArgs, stack
+
+    rows = [(t, "neutral") for t in _NEUTRAL] + [(t, "editorial") for t in _EDITORIAL]
+    data = _write_csv(tmp_path / "all.csv", rows)
+    out = tmp_path / "ckpt"
+    train_stance(TrainStanceArgs(data=[str(data)], out=str(out), mode="full", encoder=str(tiny_encoder_dir),
+                                 epochs=1, cv=3, lr=1e-4, threshold_prior="0.4"), log=lambda m: None)
+    report = stack(StackArgs(model=str(out), folds=3, min_gain=0.0), log=lambda m: None)
+    assert set(report["gain_alone"]) == {"subjectivity", "polarity", "vader", "voice", "hedges"}
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["training"]["metrics"]["stacking"]["groups"] == report["groups"]
+    loaded = StanceModel.from_pretrained(out)
+    assert (loaded.stacker is not None) == bool(report["groups"])
+    if report["groups"]:
+        assert cfg["threshold"] == report["threshold"]
+        # the tiny encoder is random: the words carry the signal, and the served model now reads them
+        p = loaded.predict_proba(["I think it is a farce, no doubt?", "The talks in London ended on Friday."])[:, 1]
+        assert p[0] > p[1]
+    assert (out / "cv_oof.json").is_file()  # kept for a later re-run
+
+
+def test_voice_rule_switch_is_recorded_and_obeyed(tiny_encoder_dir, tmp_path):
+    rows = [(t, "neutral") for t in _NEUTRAL] + [(t, "editorial") for t in _EDITORIAL]
+    data = _write_csv(tmp_path / "all.csv", rows)
+    out = tmp_path / "ckpt"
+    train_stance(TrainStanceArgs(data=[str(data)], out=str(out), mode="fast", encoder=str(tiny_encoder_dir),
+                                 epochs=10, voice_rules=False), log=lambda m: None)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["voice_rules"] is False
+    assert "writer-voice rule (`model/voice.py`): off" in (out / "README.md").read_text()
+    model = StanceModel.from_pretrained(out)
+    texts = ["I guess the talks were pointless, do you think?"]
+    low = np.array([0.0])  # the classifier says reporting; only the rule could mark it
+    assert not model.judge_article(texts, low).sentences[0].commentary
+    model.config.voice_rules = True
+    assert model.judge_article(texts, low).sentences[0].commentary
