@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 DATA   ?= ../shared/data
 
-.PHONY: install serve test lint fuzz soak image-test mpnet accurate-model pool student-model default-model default-summarizer clean
+.PHONY: install serve test lint fuzz soak image-test mpnet accurate-model pool default-model default-summarizer clean stance-report
 
 # `presslens prepare` exports the default encoder for ONNX Runtime (once per set of weights, cached under
 # ~/.cache/presslens or PRESSLENS_CACHE_DIR), so the first `make serve` starts as fast as every later one.
@@ -59,48 +59,48 @@ mpnet: $(STAMP)
 # Rebuild the teacher, the accurate profile (model/weights/stance-accurate, not in git: ~440 MB): every layer of
 # all-mpnet-base-v2 fine-tuned (lr 2e-5, 10% warm-up, batch 16, bf16 autocast where the CPU has bf16 units) on
 # CheckThat! train + dev; the epoch (of 4) and the sentence threshold chosen by 5-fold cross-validation inside
-# train + dev, the threshold for train's share of editorial sentences (36%; dev is 52%); the article rule
-# calibrated on the BASIL calibration half. The test splits are only deduplicated against. Needs `make mpnet`.
+# train + dev, the threshold for train's share of editorial sentences (36%; dev is 52%). Then the lexicon
+# feature stacker, its groups chosen by cross-validation over the out-of-fold probabilities, and the article
+# rule calibrated on the BASIL calibration half. The test splits are only deduplicated against. Needs
+# `make mpnet`.
 CT := $(DATA)/checkthat2025_task1_subjectivity_en
 CT_EXCLUDE := --exclude $(CT)/dev_test_en.tsv --exclude $(CT)/test_en_labeled.tsv
+ACCURATE := model/weights/stance-accurate
 accurate-model: $(STAMP)
 	PRESSLENS_REBUILD_VIA="make accurate-model" $(BIN)/presslens train stance --mode full --encoder mpnet \
 	  --epochs 4 --lr 2e-5 --seed 13 --cv 5 --threshold-prior 0.36 \
-	  --data $(CT)/train_en.tsv --data $(CT)/dev_en.tsv $(CT_EXCLUDE) --no-report-excluded \
-	  --calibrate-articles $(DATA)/basil --out model/weights/stance-accurate
+	  --data $(CT)/train_en.tsv --data $(CT)/dev_en.tsv $(CT_EXCLUDE) --no-report-excluded --out $(ACCURATE)
+	PRESSLENS_REBUILD_VIA="make accurate-model" $(BIN)/presslens train stack --model $(ACCURATE) \
+	  --calibrate-articles $(DATA)/basil
+	PRESSLENS_REBUILD_VIA="make accurate-model" $(BIN)/presslens train summarizer $(SUMM_TRAIN) \
+	  --model $(ACCURATE) --out $(ACCURATE)/summarizer
 
 # The unlabelled pool a student is distilled on: sentences of the NeuS train, NEWTS, CNN/DM (sumllm) and
 # BASIL calibration-half articles and the BABE texts (labels unused); CheckThat! train, dev and tests excluded;
 # a seeded shuffle, so any prefix samples every source.
-POOL_SIZE ?= 20000
+POOL_SIZE ?= 60000
 CACHE_HOME := $(or $(PRESSLENS_HOME),$(HOME)/.cache/presslens)
 POOL := $(CACHE_HOME)/pool-$(POOL_SIZE).jsonl
-pool: $(STAMP)
+$(POOL): $(STAMP)
 	$(BIN)/presslens train pool --size $(POOL_SIZE) --out $(POOL) \
 	  --source neus:$(DATA)/neus_allsides_mds/train.source --source newts:$(DATA)/newts/NEWTS_test_600.csv \
 	  --source jsonl:$(DATA)/sumllm_cnndm/gpt4/train.jsonl --source basil:$(DATA)/basil \
 	  --source sentences:$(DATA)/babe/final_labels_SG2.csv \
 	  --exclude $(CT)/train_en.tsv --exclude $(CT)/dev_en.tsv $(CT_EXCLUDE)
+pool: $(POOL)
 
-# A distilled MiniLM student (runs/student): the default recipe below plus the accurate teacher's soft labels
-# over the pool, cached by teacher checksum and pool sha256 (a rerun skips the teacher). Not yet what ships:
-# see README "Teacher and student".
-student-model: pool
-	PRESSLENS_REBUILD_VIA="make student-model" $(BIN)/presslens train stance --mode partial --train-layers 6 \
-	  --epochs 4 --lr 5e-5 --seed 13 --teacher accurate --pool $(POOL) --temperature 1 --gold-weight 1 \
-	  --data $(CT)/train_en.tsv --dev $(CT)/dev_en.tsv $(CT_EXCLUDE) \
-	  --threshold-prior train --calibrate-articles $(DATA)/basil --out runs/student
-
-# Rebuild the shipped default stance model from ../shared/data (CPU, about 5 min on 2 quiet cores): all 6 encoder
-# layers fine-tuned (embeddings frozen; the layers are saved as a 21 MB fp16 delta) on CheckThat! train
-# (deduplicated against dev and the test splits), epoch and threshold chosen on CheckThat! dev (the threshold
-# with dev weighted to train's share of editorial sentences: dev is 52% editorial, train 36%), the article
-# rule calibrated on the BASIL calibration half. Seed chosen among 13-15 by that (weighted) dev macro-F1 only.
-# Then the summarizer (below), whose features come from this encoder.
-default-model: $(STAMP)
-	PRESSLENS_REBUILD_VIA="make default-model" $(BIN)/presslens train stance --mode partial --train-layers 6 --epochs 4 --lr 5e-5 --seed 13 \
-	  --data $(CT)/train_en.tsv --dev $(CT)/dev_en.tsv $(CT_EXCLUDE) \
-	  --threshold-prior train --calibrate-articles $(DATA)/basil --out model/weights/stance
+# Rebuild the shipped default stance model, the student (model/weights/stance, a 21 MB fp16 delta): MiniLM's 6
+# layers (embeddings frozen) fitted to the teacher's probabilities over the first POOL_LIMIT pool sentences
+# (cached by teacher checksum and pool sha256, so a rerun skips the teacher) beside the gold CheckThat! train
+# labels; epoch and threshold chosen on CheckThat! dev for train's share of editorial sentences (36%); the
+# article rule calibrated on the BASIL calibration half. Needs the teacher (`make accurate-model`). Then the
+# summarizer (below), whose features come from this encoder.
+POOL_LIMIT ?= 30000
+default-model: $(POOL)
+	PRESSLENS_REBUILD_VIA="make default-model" $(BIN)/presslens train stance --mode partial --train-layers 6 \
+	  --epochs 4 --lr 5e-5 --seed 13 --teacher accurate --pool $(POOL) --pool-limit $(POOL_LIMIT) \
+	  --temperature 1 --gold-weight 1 --data $(CT)/train_en.tsv --dev $(CT)/dev_en.tsv $(CT_EXCLUDE) \
+	  --threshold-prior 0.36 --calibrate-articles $(DATA)/basil --out model/weights/stance
 	$(MAKE) default-summarizer
 
 # Rebuild the shipped summarizer scorer (a few minutes): oracle labels (training.rouge.ORACLE_OBJECTIVE) from
@@ -112,13 +112,28 @@ default-model: $(STAMP)
 # (reports under $(SUMM_REPORTS)). The sequence scorer (`--scorer sequence` with `--data sumllm:...`) is
 # available but not the default: it scored lower in cross-validation (README).
 SUMM_CACHE   ?= ../cache/summ
+SUMM_TRAIN   := --data writers:$(DATA)/llm_news_summ_benchmark_writers/writer_summaries_dev.json \
+  --cluster-data neus:$(DATA)/neus_allsides_mds/train.source --limit 400 --c 0.1 --cache-dir $(SUMM_CACHE)
 SUMM_REPORTS ?= reports/default-summarizer
 default-summarizer: $(STAMP)
-	PRESSLENS_REBUILD_VIA="make default-summarizer" $(BIN)/presslens train summarizer \
-	  --data writers:$(DATA)/llm_news_summ_benchmark_writers/writer_summaries_dev.json \
-	  --cluster-data neus:$(DATA)/neus_allsides_mds/train.source --limit 400 --cv 5 --c 0.1 \
-	  --cache-dir $(SUMM_CACHE) --out model/weights/summarizer
+	PRESSLENS_REBUILD_VIA="make default-summarizer" $(BIN)/presslens train summarizer $(SUMM_TRAIN) --cv 5 \
+	  --out model/weights/summarizer
 	$(BIN)/presslens eval summarize --format sumllm --data $(DATA)/sumllm_cnndm/gpt4/val.jsonl \
 	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/gpt4-val
 	$(BIN)/presslens eval summarize --format neus --data $(DATA)/neus_allsides_mds/test.source \
 	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/neus-test
+
+# The stance bar for one profile (PROFILE=default|accurate|DIR; VOICE=checkpoint|on|off): CheckThat! 2024 test
+# (dev_test) and 2025 test at the sentence level, BASIL held-out half at the article level, and the five seeds
+# (labels and commentary sentences). Reports under reports/stance/<profile>-voice-<VOICE>/.
+PROFILE ?= default
+VOICE   ?= checkpoint
+STANCE_OUT = reports/stance/$(notdir $(PROFILE))-voice-$(VOICE)
+stance-report: $(STAMP)
+	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format checkthat \
+	  --data $(CT)/dev_test_en.tsv --out $(STANCE_OUT)/dev_test
+	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format checkthat \
+	  --data $(CT)/test_en_labeled.tsv --out $(STANCE_OUT)/test
+	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format basil --level article \
+	  --basil-half heldout --data $(DATA)/basil --out $(STANCE_OUT)/basil-heldout
+	$(BIN)/python scripts/seed_check.py --model $(PROFILE) --voice-rules $(VOICE) --out $(STANCE_OUT)/seeds.json

@@ -92,6 +92,8 @@ def soft_targets(args, log=print) -> tuple[tuple[list[str], np.ndarray], dict]:
     if not Path(args.pool).is_file():
         raise DataError(f"--pool {args.pool}: no such file")
     pool = Pool.load(args.pool)
+    if args.pool_limit:
+        pool = Pool(pool.texts[: args.pool_limit], pool.sources[: args.pool_limit])
     if not pool.texts:
         raise DataError(f"--pool {args.pool}: no sentences")
     teacher_dir = resolve_stance(args.teacher)

@@ -298,7 +298,7 @@ def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSe
     yd = np.array(dev.y) if dev is not None else None
     feats = _features(enc, ex, dev, args, log)
     ep, f1 = _fit_linear_probe(model.head, feats.x, y_all, feats.xd, yd)
-    log(f"linear probe: dev macro-F1 {f1:.4f} (epoch {ep})")
+    log(f"linear probe: dev macro-F1 {f1:.4f} (epoch {ep})" if dev is not None else f"linear probe: {ep} epochs")
     _open_encoder(enc, args)
     enc_params = [p for p in enc.model.parameters() if p.requires_grad]
     head_params = list(model.head.parameters())

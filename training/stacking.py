@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,8 +20,8 @@ from model.features import GROUPS, Stacker, features
 
 from .arguments import arg
 from .crossval import stratified_folds
-from .data import DataError
-from .selection import best_threshold
+from .data import DataError, load_sentences
+from .selection import best_threshold, macro_f1
 
 
 @dataclass
@@ -113,6 +114,12 @@ def stack(args: StackArgs, log=print) -> dict:
         model.stacker = None
     metrics = model.config.training.setdefault("metrics", {})
     metrics["stacking"] = report
+    for held in model.config.training.get("excluded", []):  # the test splits: reported, never chosen on
+        data = load_sentences(held)
+        ph = model.predict_proba(data.texts)[:, 1]
+        metrics[Path(held).name] = {"macro_f1": round(macro_f1(np.array(data.y), (ph >= model.config.threshold)
+                                                                .astype(int)), 4), "n": len(data)}
+        log(f"{Path(held).name}: macro-F1 {metrics[Path(held).name]['macro_f1']:.4f} (reported only)")
     if args.calibrate_articles:
         from .article_rule import calibrate_on_basil
 

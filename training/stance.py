@@ -83,6 +83,8 @@ class TrainStanceArgs:
     teacher: str = arg("", metavar="NAME|DIR", help="distil: a teacher stance model (profile or checkpoint) whose "
                                                      "soft labels over --pool are fitted beside the gold data")
     pool: str = arg("", metavar="FILE.jsonl", help="distil: the unlabelled sentences (presslens train pool)")
+    pool_limit: int = arg(0, help="distil: use the first N pool sentences (the pool is shuffled, so a prefix "
+                                   "samples every source; 0: all)", metavar="N")
     temperature: float = arg(1.0, help="distil: divide the teacher's logits by this before the sigmoid")
     gold_weight: float = arg(1.0, help="distil: weight of a gold sentence relative to a pool sentence")
     teacher_cache: str = arg("", metavar="DIR", help="distil: cache of teacher outputs (default: "
@@ -107,7 +109,7 @@ class TrainStanceArgs:
             raise DataError(f"--threshold-prior must be train, dev or a share in (0, 1), got {self.threshold_prior!r}")
         if self.cv and (self.cv < 2 or self.dev or self.mode == "fast"):
             raise DataError("--cv K needs K >= 2, no --dev (its data go in --data) and a fine-tuning --mode")
-        if self.epochs < 0 or self.lr < 0 or self.batch_size < 1 or self.limit < 0:
+        if self.epochs < 0 or self.lr < 0 or self.batch_size < 1 or self.limit < 0 or self.pool_limit < 0:
             raise DataError("--epochs, --lr and --limit must be >= 0 and --batch-size >= 1")
         if not self.epochs:
             self.epochs = {"fast": 300, "adapter": 6, "partial": 5, "full": 4}[self.mode]
