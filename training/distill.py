@@ -46,7 +46,10 @@ def teacher_key(teacher_dir: str | Path) -> str:
     from model.io import checksums
 
     path = Path(teacher_dir)
-    sums = {k: v for k, v in checksums(path).items() if k != "config.json" and not k.endswith("training_args.json")}
+    # what a sentence's probability depends on: not the config's training record, the out-of-fold table or a
+    # summarizer trained beside the teacher
+    sums = {k: v for k, v in checksums(path).items() if k not in ("config.json", "cv_oof.json")
+            and not k.endswith("training_args.json") and not k.startswith("summarizer/")}
     try:
         config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError) as exc:
