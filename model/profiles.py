@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import settings
 from .encoder import ModelLoadError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -30,9 +31,7 @@ INSTALL_HINT = "run `presslens models install mpnet` (or `make mpnet`)"
 
 def models_home() -> Path:
     """Where installed encoders live: ``$PRESSLENS_HOME/models``, else ``~/.cache/presslens/models``."""
-    home = os.environ.get("PRESSLENS_HOME", "").strip()
-    base = Path(home).expanduser() if home else Path.home() / ".cache" / "presslens"
-    return base / "models"
+    return settings.current().models_dir
 
 
 def installed_encoder_path(name: str) -> Path:

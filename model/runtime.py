@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .encoder import ModelLoadError
 from .io import atomic_dir, checksums
 
@@ -52,11 +53,7 @@ PROBES = (
 
 def cache_root() -> Path:
     """Where exports are kept: ``PRESSLENS_CACHE_DIR``, else ``$XDG_CACHE_HOME/presslens`` (``~/.cache``)."""
-    base = os.environ.get("PRESSLENS_CACHE_DIR")
-    if base:
-        return Path(base).expanduser() / "onnx"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "presslens" / "onnx"
+    return settings.current().onnx_cache
 
 
 def onnxruntime_available() -> bool:
@@ -227,10 +224,7 @@ def session_options(threads: int | None = None):
 
 
 def default_threads() -> int:
-    env = os.environ.get("PRESSLENS_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return settings.current().resolved_threads()
 
 
 class OnnxEncoder:
