@@ -17,8 +17,14 @@ from pathlib import Path
 from model.encoder import ModelLoadError
 from model.head import head_state
 from model.io import checksums
-from model.pipeline import CHECKPOINT_SUMMARIZER, Analyzer, default_summarizer_path
-from model.profiles import PROFILES, profile_name, resolve_stance
+from model.pipeline import Analyzer
+from model.profiles import (
+    CHECKPOINT_SUMMARIZER,
+    PROFILES,
+    default_summarizer_path,
+    profile_name,
+    resolve_stance,
+)
 from model.stance import LABELS
 from model.text import Article
 

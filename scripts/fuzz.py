@@ -68,7 +68,7 @@ def _server_counts(url: str, since: dict[str, int] | None = None) -> dict[str, i
 
 
 def _shipped_stance() -> Path:
-    from model.pipeline import default_stance_path
+    from model.profiles import default_stance_path
 
     return default_stance_path()
 

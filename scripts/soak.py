@@ -375,9 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     if ns.clients < 1 or ns.seconds <= 0 or ns.warmup < 0:
         ap.error("--clients must be >= 1, --seconds > 0, --warmup >= 0")
 
-    from model.pipeline import default_stance_path
+    from model.profiles import resolve_stance
 
-    stance = Path(ns.model) if ns.model else default_stance_path()
+    stance = resolve_stance(ns.model)
     with tempfile.TemporaryDirectory(prefix="presslens-soak-") as tmp:
         work = Path(tmp)
         models = work / "models"

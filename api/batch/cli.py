@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-rows", type=positive, default=200,
                    help="rows per shard, the unit of work and of resumption (default 200)")
     p.add_argument("--batch-size", type=positive, default=32, help="articles per model call (default 32)")
-    p.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    p.add_argument("--model", default=None, metavar="NAME|DIR",
+                   help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
     p.add_argument("--sentences", type=positive, default=3, help="summary budget in sentences (default 3)")
     p.add_argument("--words", type=positive, default=None, help="summary budget in words")
@@ -63,7 +64,6 @@ def run(ns: argparse.Namespace) -> int:
     from .store import OutputError
 
     # The API's per-article limit (PRESSLENS_MAX_CHARS), so the two refuse the same articles.
-    # TODO(#16 rebase): read it from the one limits module once fix16 lands.
     cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=ns.sentences,
                     summary_words=ns.words, claims_only=ns.claims_only, max_chars=service_settings().max_chars,
                     batch_size=ns.batch_size)
