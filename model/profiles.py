@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from . import settings
-from .encoder import ModelLoadError
+from .errors import ModelLoadError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PROFILES = {"default": "stance", "accurate": "stance-accurate"}
