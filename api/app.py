@@ -30,7 +30,7 @@ Loader = Callable[[Settings], LoadedModel]
 def default_loader(settings: Settings) -> LoadedModel:
     from . import registry
 
-    return registry.load_initial(settings.model, settings.summarizer, settings.runtime)
+    return registry.load_initial(settings.model, settings.summarizer, settings.core.runtime)
 
 
 def create_app(settings: Settings | None = None, analyzer=None, *, loader: Loader | None = None,

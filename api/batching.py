@@ -219,30 +219,40 @@ class BatchQueue:
             return
         t0 = time.perf_counter()
         self._busy = n_articles
+        # Outcomes are handed to the waiting requests only after the batch is recorded in the metrics, so a
+        # client that has its answer finds its batch counted (no window where /metrics lags the response).
+        outcomes: list[tuple[Future, Any, BaseException | None]] = []
         try:
-            live = [j for j in live if _prepared(j)]
+            live = [j for j in live if _prepared(j, outcomes)]
             groups: dict[tuple, list[Job]] = {}
             for j in live:
                 if j.kind == "coverage":  # its articles belong together and to no one else
-                    self._run_coverage(loaded, j)
+                    self._run_coverage(loaded, j, outcomes)
                 else:
                     groups.setdefault(astuple(j.options), []).append(j)
             for jobs in groups.values():
-                self._run_group(loaded, jobs)
+                self._run_group(loaded, jobs, outcomes)
         finally:
             self._busy = 0
-            self._metrics.batch(n_articles, n_tokens, len(live), time.perf_counter() - t0)
+            try:
+                self._metrics.batch(n_articles, n_tokens, len(live), time.perf_counter() - t0)
+            finally:
+                for future, result, exc in outcomes:
+                    if exc is not None:
+                        _fail(future, exc)
+                    else:
+                        _settle(future, result)
 
-    def _run_coverage(self, loaded: LoadedModel, job: Job) -> None:
+    def _run_coverage(self, loaded: LoadedModel, job: Job, outcomes: list) -> None:
         try:
             result = loaded.analyzer.coverage(job.articles, job.options).to_dict()
         except Exception as exc:
             log.exception("coverage failed")
-            _fail(job.future, exc)
+            outcomes.append((job.future, None, exc))
             return
-        job.future.set_result(BatchResult(loaded.version, [result]))
+        outcomes.append((job.future, BatchResult(loaded.version, [result]), None))
 
-    def _run_group(self, loaded: LoadedModel, jobs: list[Job]) -> None:
+    def _run_group(self, loaded: LoadedModel, jobs: list[Job], outcomes: list) -> None:
         articles = [a for j in jobs for a in j.articles]
         try:
             results = [r.to_dict() for r in loaded.analyzer.analyze(articles, jobs[0].options)]
@@ -250,27 +260,33 @@ class BatchQueue:
             if len(jobs) > 1:
                 # One request's input must not fail its neighbours: run each alone to find it.
                 for j in jobs:
-                    self._run_group(loaded, [j])
+                    self._run_group(loaded, [j], outcomes)
                 return
             log.exception("analysis failed")
-            _fail(jobs[0].future, exc)
+            outcomes.append((jobs[0].future, None, exc))
             return
         pos = 0
         for j in jobs:
-            j.future.set_result(BatchResult(loaded.version, results[pos : pos + len(j.articles)]))
+            outcomes.append((j.future, BatchResult(loaded.version, results[pos : pos + len(j.articles)]), None))
             pos += len(j.articles)
 
 
-def _prepared(job: Job) -> bool:
-    """Build the job's articles if it carries a ``prepare``; False (and the job failed) when that raises."""
+def _prepared(job: Job, outcomes: list) -> bool:
+    """Build the job's articles if it carries a ``prepare``; False (and the job's failure recorded in
+    ``outcomes``) when that raises."""
     if job.prepare is None:
         return True
     try:
         job.articles = job.prepare()
     except Exception as exc:  # the input's own error (an ApiError with its 4xx) goes back to its request
-        _fail(job.future, exc)
+        outcomes.append((job.future, None, exc))
         return False
     return True
+
+
+def _settle(future: Future, result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
 
 
 def _call(fn: Callable[[], Any], future: Future) -> None:

@@ -12,9 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-
-class UsageError(Exception):
-    """A user-facing problem with the command's input."""
+from .cli_common import UsageError, positive, service_settings
 
 
 def _read_inputs(paths: list[str]) -> list[tuple[str, str]]:
@@ -37,8 +35,6 @@ def _read_inputs(paths: list[str]) -> list[tuple[str, str]]:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise UsageError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
-        if "\x00" in text:
-            raise UsageError(f"{p}: binary data, not text")
         if not text.strip():
             raise UsageError(f"{p}: empty input")
         out.append((ident, text))
@@ -62,15 +58,24 @@ def _format_text(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _articles(paths: list[str]) -> list:
+    """The files' articles through ``model.intake`` (the API's checks and limit, PRESSLENS_MAX_CHARS)."""
+    from model.intake import IntakeError, to_article
+
+    max_chars = service_settings().max_chars
+    articles = []
+    for ident, text in _read_inputs(paths):
+        try:
+            articles.append(to_article(text=text, id=ident, max_chars=max_chars))
+        except IntakeError as exc:
+            raise UsageError(f"{ident}: {exc}") from None
+    return articles
+
+
 def _analyze(ns: argparse.Namespace) -> int:
     from model.pipeline import AnalyzeOptions, Analyzer
-    from model.text import Article
 
-    inputs = _read_inputs(ns.files)
-    articles = [Article(text, id=ident) for ident, text in inputs]
-    for a, (ident, _) in zip(articles, inputs, strict=True):
-        if not a.sentences:
-            raise UsageError(f"{ident}: no sentences left after cleaning")
+    articles = _articles(ns.files)
     analyzer = Analyzer.load(ns.model, ns.summarizer, abstractive=ns.abstractive)
     opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only,
                           abstractive=bool(ns.abstractive))
@@ -100,15 +105,13 @@ def _format_coverage(result: dict) -> str:
 
 def _coverage(ns: argparse.Namespace) -> int:
     from model.pipeline import AnalyzeOptions, Analyzer
-    from model.text import Article
 
-    inputs = _read_inputs(ns.files)
-    if len(inputs) < 2:
+    if len(ns.files) < 2:
         raise UsageError("coverage needs at least two articles on the same event")
-    articles = [Article(text, id=ident) for ident, text in inputs]
-    for a, (ident, _) in zip(articles, inputs, strict=True):
+    articles = _articles(ns.files)
+    for a in articles:
         if not a.body_sentences:
-            raise UsageError(f"{ident}: no sentences left after cleaning")
+            raise UsageError(f"{a.id}: no sentences left after cleaning (only a headline)")
     analyzer = Analyzer.load(ns.model, ns.summarizer)
     opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only)
     result = analyzer.coverage(articles, opts).to_dict()
@@ -128,22 +131,17 @@ def _serve(ns: argparse.Namespace) -> int:
 
         read_config(resolve_stance(ns.model))
         check_safe_checkpoint(resolve_stance(ns.model))
-    from pydantic import ValidationError
-
-    try:
-        run(host=ns.host, port=ns.port, model=ns.model)
-    except ValidationError as exc:  # a PRESSLENS_* variable with a bad value
-        first = exc.errors()[0]
-        raise UsageError(f"bad setting PRESSLENS_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+    overrides = {k: v for k, v in {"host": ns.host, "port": ns.port, "model": ns.model}.items() if v is not None}
+    run(service_settings(**overrides))  # a PRESSLENS_* variable with a bad value stops here, in one line
     return 0
 
 
 def _prepare(ns: argparse.Namespace) -> int:
     """Build (or find) the serving runtime's export of a model, so the server's first start need not."""
-    from model.pipeline import default_stance_path
+    from model.profiles import resolve_stance
     from model.stance import StanceModel
 
-    model = StanceModel.from_pretrained(ns.model or default_stance_path(), runtime="onnx")
+    model = StanceModel.from_pretrained(resolve_stance(ns.model), runtime="onnx")
     meta = model.encoder.meta
     fused = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("fused", {}).items())) or "none"
     print(f"ONNX Runtime export of {ns.model or 'the default model'} ready in {model.encoder.directory}: "
@@ -154,9 +152,8 @@ def _prepare(ns: argparse.Namespace) -> int:
 
 def _feedback_export(ns: argparse.Namespace) -> int:
     from .feedback import FeedbackError, export_csv, open_store
-    from .settings import Settings
 
-    location = ns.db or Settings().feedback_db
+    location = ns.db or service_settings().feedback_db
     if not ns.db and not Path(location).exists():
         raise UsageError(f"no feedback database at {location} (set --db or PRESSLENS_FEEDBACK_DB)")
     try:
@@ -172,23 +169,13 @@ def _feedback_export(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
-
-
 def _add_analysis_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--format", choices=["json", "text"], default="json")
     p.add_argument("--model", default=None, metavar="NAME|DIR",
                    help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
-    p.add_argument("--sentences", type=_positive, default=3, help=f"{what} budget in sentences (default 3)")
-    p.add_argument("--words", type=_positive, default=None, help=f"{what} budget in words")
+    p.add_argument("--sentences", type=positive, default=3, help=f"{what} budget in sentences (default 3)")
+    p.add_argument("--words", type=positive, default=None, help=f"{what} budget in words")
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
 
 
@@ -219,7 +206,8 @@ def build_parser(everything: bool = True) -> argparse.ArgumentParser:
 
     pr = sub.add_parser("prepare", help="export a model's encoder for the ONNX runtime now (cached by checksum; "
                                         "`make install` runs it for the default)")
-    pr.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    pr.add_argument("--model", default=None, metavar="NAME|DIR",
+                    help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     pr.set_defaults(func=_prepare)
 
     fb = sub.add_parser("feedback", help="users' corrected labels stored by the API")
@@ -259,7 +247,8 @@ def _user_error(exc: BaseException) -> bool:
     classes are looked up only in modules already imported: a command that never imported model.encoder
     (the Ray driver of ``presslens batch``) need not load torch to tell, and cannot have raised one."""
     kinds = [UsageError]
-    for module, name in (("model.encoder", "ModelLoadError"), ("training.data", "DataError")):
+    for module, name in (("model.encoder", "ModelLoadError"), ("model.settings", "SettingsError"),
+                         ("training.data", "DataError")):
         if module in sys.modules:
             kinds.append(getattr(sys.modules[module], name))
     return isinstance(exc, tuple(kinds))

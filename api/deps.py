@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from model.intake import ExtractorFault, IntakeError, check_body, to_article
 from model.limits import ArticleTooLong, check_article_length
 from model.pipeline import AnalyzeOptions
 from model.text import Article
@@ -19,6 +21,7 @@ from .errors import ApiError, too_many_articles
 from .schemas import AnalyzeOptionsIn, ArticleIn
 from .settings import Settings
 
+log = logging.getLogger("presslens.api")
 _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -71,29 +74,15 @@ def get_queue(request: Request, _: ModelDep) -> BatchQueue:
 QueueDep = Annotated[BatchQueue, Depends(get_queue)]
 
 
-def html_to_text(html: str) -> tuple[str | None, str]:
-    """(page title, main text) of a web page, boilerplate removed by trafilatura."""
-    import trafilatura
-
-    try:
-        doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                          include_tables=False, favor_precision=True)
-    except Exception:  # trafilatura/lxml raise assorted errors on junk markup: treat as "nothing found"
-        doc = None
-    if doc is None or not (doc.text or "").strip():
-        return None, ""
-    return (doc.title or None), doc.text
-
-
 def check_items(items: list[ArticleIn], settings: Settings) -> None:
     """The configurable limits: cheap checks, run on the request path before anything is queued."""
     if len(items) > settings.max_articles:
         raise too_many_articles(len(items), settings.max_articles)
     for i, item in enumerate(items):
-        body = _body(item)
-        check_text_length(_name(i, item), body, settings)
-        if "\x00" in body:
-            raise ApiError(422, f"{_name(i, item)}: binary data (NUL characters), not text", "invalid_text")
+        try:
+            check_body(_body(item), settings.max_chars)
+        except IntakeError as exc:
+            raise intake_error(_name(i, item), exc) from None
 
 
 def check_text_length(name: str, text: str, settings: Settings) -> None:
@@ -104,23 +93,30 @@ def check_text_length(name: str, text: str, settings: Settings) -> None:
         raise ApiError(413, f"{name}: {exc} (PRESSLENS_MAX_CHARS)", "article_too_long") from None
 
 
+def intake_error(name: str, exc: IntakeError) -> ApiError:
+    """The 4xx for input ``model.intake`` refused: 413 for the size limit, 422 for the rest."""
+    if exc.kind == "too_long":
+        return ApiError(413, f"{name}: {exc}", "article_too_long")
+    return ApiError(422, f"{name}: {exc}", {"binary": "invalid_text", "undecodable": "invalid_text"}.get(
+        exc.kind, "no_text"))
+
+
 def build_articles(items: list[ArticleIn]) -> list[Article]:
-    """Articles from checked items: HTML extraction, cleaning and segmentation (CPU-bound; 4xx on no text)."""
+    """Articles from checked items (``model.intake``: HTML extraction, cleaning, segmentation; CPU-bound).
+
+    Bad input is a 4xx naming the article; a fault of the HTML extractor is logged and answered with a 500.
+    """
     articles = []
     for i, item in enumerate(items):
-        title = item.title
-        if item.html is not None:
-            page_title, text = html_to_text(item.html)
-            if not text.strip():
-                raise ApiError(422, f"{_name(i, item)}: no article text found in the HTML", "no_text")
-            title = title or page_title
-        else:
-            text = item.text
-        article = Article(text, id=item.id or f"article-{i}", title=title)
-        if not article.sentences:
-            raise ApiError(422, f"{_name(i, item)}: no sentences left after cleaning (is it an article?)",
-                           "no_text")
-        articles.append(article)
+        try:
+            articles.append(to_article(text=item.text, html=item.html, id=item.id or f"article-{i}",
+                                       title=item.title, checked=True))
+        except IntakeError as exc:
+            raise intake_error(_name(i, item), exc) from None
+        except ExtractorFault:
+            log.exception("HTML extraction failed on %s", _name(i, item))
+            raise ApiError(500, "the HTML extractor failed on this page; the fault has been logged",
+                           "extractor_failed") from None
     return articles
 
 

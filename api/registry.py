@@ -15,9 +15,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from model.encoder import ModelLoadError
+from model.head import head_state
 from model.io import checksums
-from model.pipeline import CHECKPOINT_SUMMARIZER, Analyzer, default_summarizer_path
-from model.profiles import PROFILES, profile_name, resolve_stance
+from model.pipeline import Analyzer
+from model.profiles import (
+    CHECKPOINT_SUMMARIZER,
+    PROFILES,
+    default_summarizer_path,
+    profile_name,
+    resolve_stance,
+)
 from model.stance import LABELS
 from model.text import Article
 
@@ -151,9 +158,9 @@ def describe_given(analyzer: Analyzer, settings) -> LoadedModel:
     if settings.model and (Path(settings.model) / "config.json").is_file():
         return _loaded(analyzer, Path(settings.model).resolve(), settings.summarizer)
     h = hashlib.sha256(json.dumps(analyzer.stance.config.to_dict(), sort_keys=True).encode())
-    for name, tensor in sorted(analyzer.stance.head.state_dict().items()):
+    for name, array in sorted(head_state(analyzer.stance.head).items()):
         h.update(name.encode())
-        h.update(tensor.detach().cpu().numpy().tobytes())
+        h.update(array.tobytes())
     stance = {"id": "in-memory", "kind": "stance", "version": h.hexdigest()[:12], "active": True, "path": None,
               "checksums": {}, "metrics": analyzer.stance.config.training.get("metrics", {}),
               "encoder": analyzer.stance.config.encoder, "mode": analyzer.stance.config.mode,

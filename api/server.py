@@ -12,14 +12,13 @@ from eval.server import wait_until_ready
 from .settings import Settings
 
 
-def run(host: str | None = None, port: int | None = None, model: str | None = None) -> None:
+def run(settings: Settings | None = None) -> None:
     import uvicorn
 
     from .app import create_app
     from .malloc import limit_arenas
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "model": model}.items() if v is not None}
-    settings = Settings(**overrides)
+    settings = settings or Settings()
     limit_arenas(settings.malloc_arenas)  # before uvicorn and the model start their threads
     # One process: the batch worker thread owns the model; more uvicorn workers would each load a copy.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.limits import MAX_ARTICLE_CHARS
+from model.settings import ModelSettings
+from model.settings import current as current_model_settings
 
 #: the most PRESSLENS_MAX_ARTICLES may be set to (and a bound pydantic stops at before the limit is checked)
 MAX_ARTICLES_CEILING = 10_000
@@ -32,9 +33,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     model: str | None = Field(None, description="stance checkpoint directory (default: the shipped model)")
     summarizer: str | None = Field(None, description="summarizer checkpoint directory")
-    runtime: Literal["auto", "onnx", "torch"] = Field(
-        "auto", description="encoder runtime: ONNX Runtime (exported once per set of weights, cached), the torch "
-                            "reference, or auto (ONNX Runtime where it is installed and agrees with torch)")
+    # The model layer's own settings (paths, encoder runtime, threads), read by model.settings from
+    # PRESSLENS_HOME, PRESSLENS_CACHE_DIR, PRESSLENS_RUNTIME and PRESSLENS_THREADS: not a second reader here.
+    core: ModelSettings = Field(default_factory=current_model_settings,
+                                description="model layer settings (model.settings): paths, runtime, threads")
     models_dir: str | None = Field(
         None, description="folder of checkpoint directories that POST /v1/models/reload may load (nothing outside it)")
 

@@ -206,13 +206,15 @@ def prepare_runtime(model_dir: str) -> dict:
     benchmark reports is that of an installed service (as after ``make install``), every time.
     """
     from model.runtime import onnxruntime_available
+    from model.settings import current
     from model.stance import StanceModel
 
-    if os.environ.get("PRESSLENS_RUNTIME", "auto") == "torch" or not onnxruntime_available():
+    runtime = current().runtime
+    if runtime == "torch" or not onnxruntime_available():
         return {"encoder": "torch"}
     print("preparing the ONNX Runtime export (cached after the first run) ...", file=sys.stderr)
     t0 = time.perf_counter()
-    encoder = StanceModel.from_pretrained(model_dir, runtime=os.environ.get("PRESSLENS_RUNTIME", "auto")).encoder
+    encoder = StanceModel.from_pretrained(model_dir, runtime=runtime).encoder
     meta = getattr(encoder, "meta", {})
     return {"encoder": encoder.runtime, "prepare_s": round(time.perf_counter() - t0, 2),
             **{k: meta[k] for k in ("graph", "fused", "probe_max_abs_diff") if k in meta}}

@@ -83,7 +83,8 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
              ) -> tuple[dict[str, list[dict]], dict[str, list[list[str]]]]:
     """Per system, one ROUGE dict and one summary (list of sentences) per document, same order as ``docs``."""
     from model.coverage import event_summary
-    from model.pipeline import default_summarizer_path
+    from model.pipeline import choose_summarizer
+    from model.profiles import resolve_stance
     from model.summarizer import ExtractiveSummarizer, body_indices
     from training.rouge import oracle as oracle_selection
     from training.summarizer import EmbeddingCache, doc_articles, embed_all, load_encoder
@@ -91,11 +92,13 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
     from .baselines import lead, textrank
     from .metrics import rouge
 
-    sdir = Path(summarizer_dir) if summarizer_dir else default_summarizer_path()
-    summ = ExtractiveSummarizer.from_pretrained(sdir) if (sdir / "config.json").is_file() or summarizer_dir \
-        else ExtractiveSummarizer()
     prior = ExtractiveSummarizer()
     encoder, encoder_key, commentary = load_encoder(encoder_ref, stance_dir)
+    # The summarizer the Analyzer would serve beside this encoder (one that does not fit it is refused).
+    choice = choose_summarizer(encoder.checksum(), resolve_stance(stance_dir) if encoder_ref == "serving" else None,
+                               summarizer_dir)
+    log(f"summarizer: {choice.path or 'built-in prior'} ({choice.reason})")
+    summ = choice.summarizer
     summ.commentary = commentary
     t0 = time.time()
     per_doc = [doc_articles(d) for d in docs]

@@ -9,10 +9,11 @@ article never stops a corpus run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .intake import ExtractorFault, HtmlExtractor, IntakeError, html_to_text, to_article
 from .text import Article
 
 if TYPE_CHECKING:  # the pipeline (and torch) only where rows are analysed, not where they are read
@@ -63,36 +64,25 @@ def row_id(row: Mapping, default: str) -> str:
 
 
 def prepare_row(row: Mapping, default_id: str, limits: RowLimits,
-                html_to_text: Callable[[str], tuple[str | None, str]] | None = None) -> Article | str:
-    """The row's Article, or a one-line error saying why it cannot be analysed."""
+                extract: HtmlExtractor = html_to_text) -> Article | str:
+    """The row's Article (through ``model.intake``, as the API's), or a one-line error saying why not."""
     if row.get(READ_ERROR):
         return str(row[READ_ERROR])
     kind, body, error = _body(row)
     if error:
         return error
-    if len(body) > limits.max_chars:
-        return f"too long: {len(body)} characters, at most {limits.max_chars} per article (PRESSLENS_MAX_CHARS)"
-    if "\x00" in body:
-        return "binary data (NUL characters), not text"
-    if any("\udc80" <= ch <= "\udcff" for ch in body):  # bytes a reader kept with surrogateescape
-        return "undecodable bytes: the text is not UTF-8"
     title = row.get("title")
     if title is not None and not isinstance(title, str):
         title = None if isinstance(title, float) and title != title else str(title)
-    if kind == "html":
-        if html_to_text is None:
-            return "html given but no HTML extractor available"
-        page_title, body = html_to_text(body)
-        if not body.strip():
-            return "no article text found in the HTML"
-        title = title or page_title
     try:
-        article = Article(body, id=row_id(row, default_id), title=title or None)
+        return to_article(**{kind: body}, id=row_id(row, default_id), title=title or None,
+                          max_chars=limits.max_chars, extract=extract)
+    except IntakeError as exc:
+        return str(exc)
+    except ExtractorFault as exc:  # the extractor's fault, named as such; the job goes on
+        return str(exc)
     except Exception as exc:  # a row that breaks cleaning is that row's error, not the job's
         return f"could not segment the text: {type(exc).__name__}: {exc}"
-    if not article.sentences:
-        return "no sentences left after cleaning (is it an article?)"
-    return article
 
 
 def result_row(analysis_dict: dict, ident: str) -> dict:
@@ -113,8 +103,7 @@ def error_row(ident: str, error: str) -> dict:
 
 
 def analyze_rows(analyzer: Analyzer, rows: Sequence[Mapping], default_ids: Sequence[str], limits: RowLimits,
-                 options: AnalyzeOptions | None = None,
-                 html_to_text: Callable[[str], tuple[str | None, str]] | None = None) -> list[dict]:
+                 options: AnalyzeOptions | None = None, extract: HtmlExtractor = html_to_text) -> list[dict]:
     """One result row per input row, in order. The analysable rows share one batched Analyzer call; if that
     call fails, each row is tried alone so only the rows that fail get an error."""
     if options is None:
@@ -124,7 +113,7 @@ def analyze_rows(analyzer: Analyzer, rows: Sequence[Mapping], default_ids: Seque
     out: list[dict | None] = [None] * len(rows)
     ready: list[tuple[int, Article]] = []
     for i, (row, default) in enumerate(zip(rows, default_ids, strict=True)):
-        prepared = prepare_row(row, default, limits, html_to_text)
+        prepared = prepare_row(row, default, limits, extract)
         if isinstance(prepared, str):
             out[i] = error_row(row_id(row, default), prepared)
         else:

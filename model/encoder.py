@@ -15,15 +15,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import ModelLoadError
+from .profiles import installed_encoder_path, is_installed_encoder
+
 if TYPE_CHECKING:
     import torch
 
 # torch is imported where it is used: serving through ONNX Runtime (model/runtime.py) never loads it.
 DEFAULT_ENCODER = "default"
-
-
-class ModelLoadError(RuntimeError):
-    """A model reference could not be resolved or loaded; the message says why in one line."""
 
 
 def default_encoder_path() -> Path:
@@ -38,8 +37,6 @@ def resolve_model_path(ref: str | os.PathLike | None) -> str:
     """Turn a reference into something ``from_pretrained`` takes: a directory path or a hub id."""
     if ref is None or str(ref) in ("", DEFAULT_ENCODER):
         return str(default_encoder_path())
-    from .profiles import installed_encoder_path, is_installed_encoder  # profiles imports this module
-
     if is_installed_encoder(str(ref)):
         return str(installed_encoder_path(str(ref)))
     path = Path(ref).expanduser()

@@ -65,5 +65,12 @@ class NumpyHead:
         return head.eval()
 
 
+def head_state(head) -> dict[str, np.ndarray]:
+    """The head's weights as float32 arrays by tensor name, whichever form it is in (numpy or torch)."""
+    if isinstance(head, NumpyHead):
+        return dict(head.state)
+    return {k: v.detach().cpu().float().numpy() for k, v in head.state_dict().items()}
+
+
 def _erf(x: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf, otypes=[np.float32])(x)

@@ -13,24 +13,16 @@ from .abstractive import AbstractiveSummarizer, AbstractiveSummary
 from .claims import resolve_speakers, writer_aside
 from .coverage import Coverage, build_coverage
 from .encoder import ModelLoadError
-from .profiles import resolve_stance
+from .profiles import (  # noqa: F401 - CHECKPOINT_SUMMARIZER and the default paths re-exported
+    CHECKPOINT_SUMMARIZER,
+    default_stance_path,
+    default_summarizer_path,
+    resolve_stance,
+    summarizer_candidates,
+)
 from .stance import ArticleStance, StanceModel
 from .summarizer import ExtractiveSummarizer, SummarySentence
 from .text import Article
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
-
-def default_stance_path() -> Path:
-    return WEIGHTS_DIR / "stance"
-
-
-def default_summarizer_path() -> Path:
-    return WEIGHTS_DIR / "summarizer"
-
-
-#: a stance checkpoint may carry, in this subdirectory, the summarizer scorer trained on its encoder
-CHECKPOINT_SUMMARIZER = "summarizer"
 
 
 @dataclass
@@ -52,6 +44,7 @@ def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | Non
     were fitted to no encoder. The CLI and the service (at start and on every reload) choose through here,
     so they summarise alike.
     """
+    candidates = summarizer_candidates(stance_dir, summarizer_dir)  # the one resolver's list, in its order
     if summarizer_dir:
         chosen = ExtractiveSummarizer.from_pretrained(summarizer_dir)
         if not chosen.fits(encoder_checksum):
@@ -61,10 +54,7 @@ def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | Non
                 "(presslens train summarizer --model STANCE_DIR) or leave the summarizer unset")
         return SummarizerChoice(chosen, Path(summarizer_dir), "given")
     skipped = []
-    candidates = [Path(stance_dir) / CHECKPOINT_SUMMARIZER] if stance_dir else []
-    for path in [*candidates, default_summarizer_path()]:
-        if not (path / "config.json").is_file():
-            continue
+    for _role, path in candidates:
         chosen = ExtractiveSummarizer.from_pretrained(path)
         if chosen.fits(encoder_checksum):
             return SummarizerChoice(chosen, path, "trained on this encoder")

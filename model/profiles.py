@@ -1,4 +1,5 @@
-"""Model profiles: one place that turns ``--model NAME_OR_PATH`` into a stance checkpoint directory.
+"""The one resolver: ``--model NAME_OR_PATH`` to a stance checkpoint directory, and the summarizers that may
+serve beside it.
 
 ``default`` is the distilled MiniLM student shipped in ``model/weights/stance`` (what ``make serve`` runs);
 ``accurate`` is the MPNet teacher with its lexical branch (``model/weights/stance-accurate``: a LoRA
@@ -8,6 +9,10 @@ the models home). Anything else is a checkpoint directory.
 Encoders that are installed rather than shipped are named in a checkpoint's config (``"encoder": "mpnet"``)
 and resolved here too, so a checkpoint on MPNet loads wherever MPNet was installed, and fails with one line
 saying how to install it where it was not.
+
+Which summarizer serves beside a stance checkpoint is decided by ``model.pipeline.choose_summarizer`` from
+the candidates named here (``summarizer_candidates``) and the loaded encoder's weights; ``model_fingerprint``
+records those candidates' and the checkpoint's weights without loading anything, for a batch run's manifest.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .encoder import ModelLoadError
+from . import settings
+from .errors import ModelLoadError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PROFILES = {"default": "stance", "accurate": "stance-accurate"}
@@ -28,11 +34,51 @@ INSTALLED_ENCODERS = {"mpnet": "all-mpnet-base-v2"}
 INSTALL_HINT = "run `presslens models install mpnet` (or `make mpnet`)"
 
 
+#: a stance checkpoint may carry, in this subdirectory, the summarizer scorer trained on its encoder
+CHECKPOINT_SUMMARIZER = "summarizer"
+#: the shipped summarizer scorer (trained on the default profile's encoder)
+SHIPPED_SUMMARIZER = "summarizer"
+
+
+def default_stance_path() -> Path:
+    return WEIGHTS_DIR / PROFILES["default"]
+
+
+def default_summarizer_path() -> Path:
+    return WEIGHTS_DIR / SHIPPED_SUMMARIZER
+
+
+def summarizer_candidates(stance_dir: str | os.PathLike | None,
+                          summarizer_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """(role, directory) of each summarizer that may serve beside ``stance_dir``, in the order they are tried:
+    the one the user named (``given``) alone, else the checkpoint's own (``checkpoint``) and the shipped one
+    (``shipped``) where they exist. None fitting the encoder means the built-in prior."""
+    if summarizer_dir:
+        return [("given", Path(summarizer_dir))]
+    found = [("checkpoint", Path(stance_dir) / CHECKPOINT_SUMMARIZER)] if stance_dir else []
+    found.append(("shipped", default_summarizer_path()))
+    return [(role, path) for role, path in found if (path / "config.json").is_file()]
+
+
+def model_fingerprint(stance_ref: str | os.PathLike | None, summarizer_dir: str | os.PathLike | None = None) -> dict:
+    """The weights a ``--model`` / ``--summarizer`` pair names, as file checksums, without loading a model.
+
+    Covers the resolved stance checkpoint (a profile name resolves first, so ``accurate`` is its directory,
+    not a path named "accurate") and every summarizer candidate: which one serves is a function of these
+    files and the encoder they define, so two runs with equal fingerprints summarise with the same scorer.
+    """
+    from .io import checksums
+
+    stance = resolve_stance(stance_ref)
+    if not (stance / "config.json").is_file():
+        raise ModelLoadError(f"stance checkpoint {stance} has no config.json")
+    return {"stance": checksums(stance), "encoder": _checkpoint_encoder(stance),
+            "summarizer": {role: checksums(path) for role, path in summarizer_candidates(stance, summarizer_dir)}}
+
+
 def models_home() -> Path:
     """Where installed encoders live: ``$PRESSLENS_HOME/models``, else ``~/.cache/presslens/models``."""
-    home = os.environ.get("PRESSLENS_HOME", "").strip()
-    base = Path(home).expanduser() if home else Path.home() / ".cache" / "presslens"
-    return base / "models"
+    return settings.current().models_dir
 
 
 def installed_encoder_path(name: str) -> Path:

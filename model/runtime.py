@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .encoder import ModelLoadError
 from .io import atomic_dir, checksums
 
@@ -52,11 +53,7 @@ PROBES = (
 
 def cache_root() -> Path:
     """Where exports are kept: ``PRESSLENS_CACHE_DIR``, else ``$XDG_CACHE_HOME/presslens`` (``~/.cache``)."""
-    base = os.environ.get("PRESSLENS_CACHE_DIR")
-    if base:
-        return Path(base).expanduser() / "onnx"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "presslens" / "onnx"
+    return settings.current().onnx_cache
 
 
 def onnxruntime_available() -> bool:
@@ -227,10 +224,7 @@ def session_options(threads: int | None = None):
 
 
 def default_threads() -> int:
-    env = os.environ.get("PRESSLENS_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return settings.current().resolved_threads()
 
 
 class OnnxEncoder:
@@ -392,7 +386,7 @@ def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     try:
-        proc = subprocess.run([sys.executable, "-m", "model.runtime", str(stance_dir), str(directory)], env=env,
+        proc = subprocess.run([sys.executable, "-m", "model.export", str(stance_dir), str(directory)], env=env,
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise ModelLoadError(f"the ONNX export of {stance_dir} took longer than {timeout:.0f} s") from exc
@@ -400,26 +394,3 @@ def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout
         lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
         raise ModelLoadError(f"the ONNX export of {stance_dir} failed: {lines[-1] if lines else proc.returncode}")
     return directory
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m model.runtime STANCE_DIR OUT_DIR``: export a stance checkpoint's encoder to OUT_DIR."""
-    import argparse
-    import sys
-
-    from .stance import StanceModel
-
-    ap = argparse.ArgumentParser(prog="python -m model.runtime", description=main.__doc__.split(": ", 1)[1])
-    ap.add_argument("stance_dir")
-    ap.add_argument("out_dir")
-    ns = ap.parse_args(argv)
-    try:
-        export_encoder(StanceModel.from_pretrained(ns.stance_dir).encoder, ns.out_dir)
-    except ModelLoadError as exc:
-        print(f"presslens: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

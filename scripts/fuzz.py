@@ -68,9 +68,31 @@ def _server_counts(url: str, since: dict[str, int] | None = None) -> dict[str, i
 
 
 def _shipped_stance() -> Path:
-    from model.pipeline import default_stance_path
+    from model.profiles import default_stance_path
 
     return default_stance_path()
+
+
+def _run_bounded(cmd: list[str], cwd: Path, seconds: float) -> tuple[str, int, bool]:
+    """(output, exit code, timed out) of ``cmd``, interrupted like Ctrl-C after ``seconds``."""
+    proc = subprocess.Popen(cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGINT)  # schemathesis prints its summary on Ctrl-C
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return out, proc.returncode, timed_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,35 +132,19 @@ def main(argv: list[str] | None = None) -> int:
                    "--max-examples", str(ns.max_examples), "--seed", str(ns.seed), "--workers", str(ns.workers),
                    "--no-shrink", "--generation-database", "none", "--no-color",
                    "--report", "junit", "--report-dir", str(work / "report")]
-            proc = subprocess.Popen(cmd, cwd=str(work), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    start_new_session=True)
-            timed_out = False
-            try:
-                out, _ = proc.communicate(timeout=ns.seconds)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGINT)  # schemathesis prints its summary on Ctrl-C
-                try:
-                    out, _ = proc.communicate(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    out, _ = proc.communicate()
-            except BaseException:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise
+            out, returncode, timed_out = _run_bounded(cmd, work, ns.seconds)
             counts = _server_counts(server.url, before)
             server_log = server.log_tail(400)
     elapsed = time.monotonic() - t0
 
-    print(out.rstrip()[-20000:] if proc.returncode else "\n".join(out.rstrip().splitlines()[-25:]))
+    print(out.rstrip()[-20000:] if returncode else "\n".join(out.rstrip().splitlines()[-25:]))
     total = sum(counts.values())
     server_errors = {code: n for code, n in counts.items() if code.startswith("5")}
     internal = sum(n for code, n in server_errors.items() if code == "500")
     generated = re.search(r"(\d+) generated", out)
     tracebacks = server_log.count("Traceback")
     print("\n== presslens fuzz summary ==")
-    print(f"schemathesis: exit {proc.returncode}{' (timed out)' if timed_out else ''}, "
+    print(f"schemathesis: exit {returncode}{' (timed out)' if timed_out else ''}, "
           f"{generated.group(1) if generated else '?'} test cases generated, checks=all, "
           f"max-examples={ns.max_examples}, seed={ns.seed}")
     print(f"server answered {total} requests: " + ", ".join(f"{c}: {n}" for c, n in sorted(counts.items())))
@@ -147,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = []
     if timed_out:
         problems.append(f"did not finish within {ns.seconds:g} s")
-    if proc.returncode:
-        problems.append(f"schemathesis reported failures (exit {proc.returncode})")
+    if returncode:
+        problems.append(f"schemathesis reported failures (exit {returncode})")
     if server_errors:
         problems.append(f"{sum(server_errors.values())} server errors")
     if tracebacks:

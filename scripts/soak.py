@@ -355,7 +355,7 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=int(os.environ.get("SOAK_CLIENTS", "64")))
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", "60")),
@@ -371,13 +371,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="report directory: soak.json, rss.png (RSS over time), report.md (SOAK_OUT, runs/soak)")
     ap.add_argument("--model", default=os.environ.get("SOAK_MODEL") or None,
                     help="stance checkpoint to serve and to copy for the reloads (default: the shipped one)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
     ns = ap.parse_args(argv)
     if ns.clients < 1 or ns.seconds <= 0 or ns.warmup < 0:
         ap.error("--clients must be >= 1, --seconds > 0, --warmup >= 0")
 
-    from model.pipeline import default_stance_path
+    from model.profiles import resolve_stance
 
-    stance = Path(ns.model) if ns.model else default_stance_path()
+    stance = resolve_stance(ns.model)
     with tempfile.TemporaryDirectory(prefix="presslens-soak-") as tmp:
         work = Path(tmp)
         models = work / "models"

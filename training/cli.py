@@ -10,7 +10,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     from .arguments import add_dataclass_arguments
-    from .stance import TrainStanceArgs
+    from .stance_args import TrainStanceArgs
     from .summarizer import TrainSummarizerArgs
 
     train = sub.add_parser("train", help="train a model on labelled data")

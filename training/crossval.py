@@ -23,7 +23,7 @@ from .selection import best_threshold, macro_f1, prior_weights
 if TYPE_CHECKING:
     from model.stance import StanceModel
 
-    from .stance import TrainStanceArgs
+    from .stance_args import TrainStanceArgs
 
 
 def stratified_folds(y: np.ndarray, k: int, seed: int) -> list[np.ndarray]:

@@ -31,9 +31,9 @@ CHUNK = 512
 
 def default_cache_dir() -> Path:
     """``$PRESSLENS_HOME/cache/teacher`` or ``~/.cache/presslens/cache/teacher``."""
-    home = os.environ.get("PRESSLENS_HOME", "").strip()
-    base = Path(home).expanduser() if home else Path.home() / ".cache" / "presslens"
-    return base / "cache" / "teacher"
+    from model.settings import current
+
+    return current().teacher_cache
 
 
 # The config fields that shape P(commentary); thresholds, the article rule and the training record do not,

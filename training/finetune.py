@@ -22,7 +22,7 @@ from .data import LabelledSentences
 from .selection import best_threshold, macro_f1
 
 if TYPE_CHECKING:
-    from .stance import TrainStanceArgs
+    from .stance_args import TrainStanceArgs
 
 
 def _pos_weight(y: np.ndarray) -> torch.Tensor:

@@ -132,10 +132,10 @@ def load_encoder(encoder_ref: str, stance_dir: str | None = None):
     Its cache key carries the sha256 of the checkpoint's weight files, so cached embeddings follow them.
     """
     if encoder_ref == "serving":
-        from model.pipeline import default_stance_path
+        from model.profiles import resolve_stance
         from model.stance import StanceModel
 
-        path = Path(stance_dir) if stance_dir else default_stance_path()
+        path = resolve_stance(stance_dir)
         weights = {name: h for name, h in checksums(path).items() if name.endswith(".safetensors")}
         key = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()
         stance = StanceModel.from_pretrained(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from api.cli import _positive
+from api.cli_common import positive, service_settings
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,16 +16,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ray (default when Ray is installed) or local (this process, no Ray)")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="a running Ray cluster (default: RAY_ADDRESS, else Ray starts here on the local cores)")
-    p.add_argument("--workers", type=_positive, default=None,
+    p.add_argument("--workers", type=positive, default=None,
                    help="Ray actors (default: the cluster's CPUs / --cpus-per-worker)")
-    p.add_argument("--cpus-per-worker", type=_positive, default=1, help="CPUs (torch threads) per Ray actor")
-    p.add_argument("--shard-rows", type=_positive, default=200,
+    p.add_argument("--cpus-per-worker", type=positive, default=1, help="CPUs (torch threads) per Ray actor")
+    p.add_argument("--shard-rows", type=positive, default=200,
                    help="rows per shard, the unit of work and of resumption (default 200)")
-    p.add_argument("--batch-size", type=_positive, default=32, help="articles per model call (default 32)")
-    p.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    p.add_argument("--batch-size", type=positive, default=32, help="articles per model call (default 32)")
+    p.add_argument("--model", default=None, metavar="NAME|DIR",
+                   help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
-    p.add_argument("--sentences", type=_positive, default=3, help="summary budget in sentences (default 3)")
-    p.add_argument("--words", type=_positive, default=None, help="summary budget in words")
+    p.add_argument("--sentences", type=positive, default=3, help="summary budget in sentences (default 3)")
+    p.add_argument("--words", type=positive, default=None, help="summary budget in words")
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -55,8 +56,7 @@ class _Progress:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from api.cli import UsageError
-    from api.settings import Settings
+    from api.cli_common import UsageError
 
     from .engines import JobConfig
     from .job import BatchError, run_job
@@ -64,9 +64,8 @@ def run(ns: argparse.Namespace) -> int:
     from .store import OutputError
 
     # The API's per-article limit (PRESSLENS_MAX_CHARS), so the two refuse the same articles.
-    # TODO(#16 rebase): read it from the one limits module once fix16 lands.
     cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=ns.sentences,
-                    summary_words=ns.words, claims_only=ns.claims_only, max_chars=Settings().max_chars,
+                    summary_words=ns.words, claims_only=ns.claims_only, max_chars=service_settings().max_chars,
                     batch_size=ns.batch_size)
     progress = _Progress(not ns.no_progress)
     try:

@@ -51,14 +51,6 @@ def load_analyzer(cfg: JobConfig):
     return Analyzer.load(cfg.stance, cfg.summarizer)
 
 
-def _html_to_text(html: str) -> tuple[str | None, str]:
-    # Imported on the first HTML row only: api.deps brings FastAPI and trafilatura, ~50 MB a worker.
-    # TODO(#17 rebase): the HTML extractor belongs beside the text cleaning in model/; until then the API's.
-    from api.deps import html_to_text
-
-    return html_to_text(html)
-
-
 def _release_memory() -> None:
     """Hand freed heap back to the OS between shards (glibc keeps it otherwise, and a worker's RSS creeps up
     with every long article it has seen)."""
@@ -78,7 +70,7 @@ def run_shard(analyzer, cfg: JobConfig, shard: Shard, out_dir: Path,
     results: list[dict] = []
     for i in range(0, len(data.rows), cfg.batch_size):
         part = analyze_rows(analyzer, data.rows[i:i + cfg.batch_size], data.default_ids[i:i + cfg.batch_size],
-                            limits, options, _html_to_text)
+                            limits, options)
         results.extend(part)
         if on_rows:
             on_rows(len(part))

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from model.profiles import model_fingerprint
+
 from . import sources, store
 from .engines import JobConfig, ray_available, run_local, run_ray
 
@@ -31,27 +33,13 @@ class Outcome:
         return self.analysed / self.seconds if self.seconds > 0 else 0.0
 
 
-def default_model_dir(name: str) -> Path:
-    """``model.pipeline.default_stance_path()`` / ``default_summarizer_path()`` without importing
-    model.pipeline: the Ray driver never loads a model, so it need not pay for torch (a test keeps the two
-    in step)."""
-    import importlib.util
-
-    return Path(importlib.util.find_spec("model").origin).parent / "weights" / name
-
-
-def _model_checksums(cfg: JobConfig) -> dict:
-    from model.io import checksums
-
-    stance = Path(cfg.stance) if cfg.stance else default_model_dir("stance")
-    summ = Path(cfg.summarizer) if cfg.summarizer else default_model_dir("summarizer")
-    return {"stance": checksums(stance), "summarizer": checksums(summ) if summ.is_dir() else {}}
-
-
 def job_description(cfg: JobConfig, paths: list[Path], shard_rows: int) -> dict:
     """What makes two runs the same job: the same input files (unchanged), settings and model weights."""
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("batch_size", "stance", "summarizer")}
-    settings.update(shard_rows=shard_rows, model=_model_checksums(cfg))
+    # The weights, not the names: model.profiles resolves a profile and lists the summarizers that may serve
+    # (without loading torch: the Ray driver never loads a model), so a retrained profile or another
+    # summarizer is another job.
+    settings.update(shard_rows=shard_rows, model=model_fingerprint(cfg.stance, cfg.summarizer))
     return {"inputs": [sources.fingerprint(p) for p in paths], "settings": settings}
 
 

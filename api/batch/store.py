@@ -32,7 +32,7 @@ from .sources import Shard
 MANIFEST = "_presslens_batch.json"
 LOCK = "_presslens_batch.lock"
 PROVENANCE = ("input_path", "input_row")
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: the model is recorded by model.profiles.model_fingerprint (every profile, the summarizers)
 
 
 class OutputError(Exception):
@@ -198,9 +198,19 @@ def mismatch(manifest: dict, job: dict) -> str | None:
     if manifest.get("inputs") != job["inputs"]:
         return "its inputs differ (other files, or files changed since)"
     for key in sorted(job["settings"]):
-        if manifest.get("settings", {}).get(key) != job["settings"][key]:
-            return f"its setting {key!r} differs"
+        recorded = manifest.get("settings", {}).get(key)
+        if recorded != job["settings"][key]:
+            return _model_difference(recorded, job["settings"][key]) if key == "model" else \
+                f"its setting {key!r} differs"
     return None
+
+
+def _model_difference(recorded, now: dict) -> str:
+    """Which part of the model (``model.profiles.model_fingerprint``) differs from the recorded one."""
+    recorded = recorded if isinstance(recorded, dict) else {}
+    if recorded.get("stance") != now["stance"] or recorded.get("encoder") != now["encoder"]:
+        return "its stance model's weights differ (another checkpoint, or the same one retrained)"
+    return "its summarizer differs (another --summarizer, or other summarizer weights)"
 
 
 def tally(out_dir: Path, shards: Sequence[Shard]) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Depends, Request
 
@@ -13,6 +14,7 @@ from ..deps import ModelDep, require_admin, require_api_key
 from ..errors import ApiError
 from ..schemas import ErrorOut, ModelsResponse, ReloadRequest
 
+log = logging.getLogger("presslens.api")
 router = APIRouter(prefix="/v1/models", tags=["models"],
                    responses={code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)})
 
@@ -61,10 +63,11 @@ async def reload(req: ReloadRequest, request: Request, current: ModelDep) -> dic
         except ModelLoadError as exc:
             _refused(app, "invalid")
             raise ApiError(422, f"refused, the current model keeps serving: {exc}", "invalid_checkpoint") from None
-        except Exception as exc:  # any other failure to load is still a bad checkpoint, not a server error
-            _refused(app, "invalid")
-            raise ApiError(422, f"refused, the current model keeps serving: {type(exc).__name__}: {exc}",
-                           "invalid_checkpoint") from None
+        except Exception:  # not the checkpoint's fault as far as anyone can tell: a server fault, logged
+            _refused(app, "error")
+            log.exception("reload of %r failed", req.checkpoint)
+            raise ApiError(500, "the reload failed on the server's side; the current model keeps serving and "
+                                "the fault has been logged", "reload_failed") from None
         app.state.slot.swap(new)
         app.state.metrics.set_model("stance", new.info["stance"]["version"])
         app.state.metrics.set_model("summarizer", new.info["summarizer"]["version"])

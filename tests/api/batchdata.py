@@ -13,7 +13,7 @@ MAX_CHARS = 20_000  # the tests' article limit; the oversized row is above it
 BAD = {
     "j-empty": "empty text",
     "j-null": "null text",
-    "j-huge": "too long: 30000 characters",
+    "j-huge": "30000 characters, at most 20000 per article (PRESSLENS_MAX_CHARS)",
     "j-nul": "NUL",
     "j-notext": "no 'text' or 'html'",
     "corpus.jsonl:7": "not UTF-8",

@@ -174,6 +174,24 @@ def test_docs_openapi_info(client):
     assert article["id"]["anyOf"][0]["maxLength"] == 200
     info = client.get("/info").json()
     assert info["limits"] == {"max_body_bytes": 1_000_000, "max_articles": 64, "max_chars": 20_000}
+    from model.settings import current
+
+    assert info["settings"] == current().to_dict() and info["settings"]["runtime"] in ("auto", "onnx", "torch")
+
+
+def test_a_fault_in_the_html_extractor_is_a_logged_500_not_the_clients_error(client, monkeypatch, caplog):
+    import trafilatura
+
+    def broken(*a, **k):
+        raise RuntimeError("lxml internal error")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", broken)
+    with caplog.at_level("ERROR", logger="presslens.api"):
+        resp = client.post("/v1/analyze", json={"articles": [{"id": "p", "html": "<p>Kerry met Lavrov.</p>"}]})
+    assert resp.status_code == 500 and resp.json()["error_type"] == "extractor_failed", resp.text
+    assert "lxml" not in resp.json()["error"]  # internals stay in the log
+    logged = [r for r in caplog.records if "HTML extraction failed" in r.getMessage()]
+    assert logged and "lxml internal error" in str(logged[0].exc_info[1])
 
 
 def test_readyz_fails_until_the_model_has_loaded(tiny_analyzer, tmp_path, seed_texts):

@@ -179,9 +179,46 @@ def test_engine_failure_keeps_committed_shards(clean_run, cfg, corpus, tmp_path,
     assert len(list((tmp_path / "o").glob("*.parquet"))) == 1
 
 
-def test_the_drivers_default_model_dirs_are_the_pipelines():
-    from api.batch.job import default_model_dir
-    from model.pipeline import default_stance_path, default_summarizer_path
+def _retrain(checkpoint):
+    """The same checkpoint directory with other head weights, as a retraining leaves it."""
+    from safetensors.numpy import load_file, save_file
 
-    assert default_model_dir("stance") == default_stance_path()
-    assert default_model_dir("summarizer") == default_summarizer_path()
+    head = checkpoint / "head.safetensors"
+    save_file({k: v + 0.01 for k, v in load_file(str(head)).items()}, str(head))
+
+
+def test_a_rerun_whose_model_differs_in_its_weights_is_refused(tmp_path, tiny_stance_dir, seed_texts, monkeypatch,
+                                                               capsys):
+    """Not only the names: the same profile after retraining, or another summarizer, is another job."""
+    import json
+    import shutil
+
+    from model import profiles
+    from model.io import checksums
+    from model.summarizer import ExtractiveSummarizer
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_stance_dir, weights / "stance-accurate")
+    monkeypatch.setattr(profiles, "WEIGHTS_DIR", weights)
+    monkeypatch.setattr(profiles, "PROFILE_ENCODERS", {})  # the tiny encoder is not an installed one
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"id": k, "text": seed_texts[k]}) + "\n" for k in ("000", "004")))
+    out = tmp_path / "out"
+    argv = ["batch", str(inputs), "--out", str(out), "--engine", "local", "--model", "accurate", "--no-progress"]
+    assert main(argv) == 0
+    recorded = json.loads((out / store.MANIFEST).read_text())["settings"]["model"]
+    assert recorded["stance"] == checksums(weights / "stance-accurate") and recorded["stance"]
+    assert recorded["summarizer"] == {}  # the shipped scorer is not on this checkpoint's dir: the prior serves
+    assert main(argv) == 0  # the same weights: a rerun resumes (nothing to do)
+    capsys.readouterr()
+
+    summ = tmp_path / "summ"
+    ExtractiveSummarizer().save_pretrained(summ)
+    assert main([*argv, "--summarizer", str(summ)]) == 2
+    assert capsys.readouterr().err == (f"presslens: error: {out} holds another batch job's output (its summarizer "
+                                       "differs (another --summarizer, or other summarizer weights)); use a new "
+                                       "--out\n")
+    _retrain(weights / "stance-accurate")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "its stance model's weights differ" in err

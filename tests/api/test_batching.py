@@ -191,3 +191,27 @@ def test_concurrent_http_requests_are_merged(tiny_analyzer, tmp_path, seed_texts
     assert out == {0: 200, 1: 200, 2: 200, 3: 200}
     assert rec.calls[0] == ["first000"]
     assert sorted(rec.calls[1]) == ["c0", "c1", "c2", "c3"] and len(rec.calls) == 2
+
+
+def test_a_batch_is_in_the_metrics_before_its_requests_have_their_answers(tiny_analyzer, seed_texts):
+    """/metrics read right after a response must count that response's batch (it once lagged: a race)."""
+    from api.batching import Metrics
+
+    futures = []
+    seen: list[tuple[int, list[bool]]] = []
+
+    class Watching(Metrics):
+        def batch(self, articles, tokens, requests, seconds):
+            seen.append((articles, [f.done() for f in futures]))
+
+    q = BatchQueue(ModelSlot(LoadedModel(tiny_analyzer, "v1")), max_wait=0.05, metrics=Watching())
+    futures += [q.submit(_articles(seed_texts, f"r{i}-", ["001"]), AnalyzeOptions()) for i in range(2)]
+    futures.append(q.submit([], AnalyzeOptions(), 10, prepare=lambda: [][0], size=1))  # a failing prepare
+    q.start()
+    try:
+        results = [f.exception(30) or f.result(30) for f in futures]
+    finally:
+        q.stop()
+    assert seen == [(3, [False, False, False])]  # recorded while every waiter was still waiting
+    assert [r.results[0]["id"] for r in results[:2]] == ["r0-001", "r1-001"]
+    assert isinstance(results[2], IndexError)

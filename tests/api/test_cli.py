@@ -53,6 +53,25 @@ def test_bad_input_exits_2_with_one_line(tmp_path, tiny_stance_dir, capsys, cont
     assert err.count("\n") == 1 and message in err and err.startswith("presslens: error: ")
 
 
+def test_an_article_over_the_size_limit_is_refused_as_the_api_refuses_it(tmp_path, tiny_stance_dir, capsys,
+                                                                        monkeypatch):
+    monkeypatch.setenv("PRESSLENS_MAX_CHARS", "200")
+    f = tmp_path / "long.txt"
+    f.write_text("Kerry met Lavrov in London on Friday. " * 10)
+    code, out, err = _run(["analyze", "--model", str(tiny_stance_dir), str(f)], capsys)
+    assert (code, out) == (2, "")
+    assert err == "presslens: error: long: 380 characters, at most 200 per article (PRESSLENS_MAX_CHARS)\n"
+
+
+@pytest.mark.parametrize("command", [["analyze", str(SEEDS[0])], ["serve"]])
+def test_a_bad_threads_setting_stops_the_command_with_one_line(capsys, monkeypatch, command):
+    monkeypatch.setenv("PRESSLENS_THREADS", "lots")
+    code, out, err = _run(command, capsys)
+    assert (code, out) == (2, "")
+    assert err == ("presslens: error: bad setting PRESSLENS_THREADS='lots': expected a whole number of "
+                   "threads\n")
+
+
 def test_missing_file_and_bad_model(tmp_path, capsys):
     code, _, err = _run(["analyze", str(tmp_path / "nope.txt")], capsys)
     assert code == 2 and "no such file" in err

@@ -65,3 +65,18 @@ def test_smoke_test_passes_a_working_model_and_refuses_a_broken_one(tiny_analyze
 
     with pytest.raises(ModelLoadError, match="smoke prediction failed: RuntimeError: weights are NaN"):
         registry.smoke_test(Broken())
+
+
+def test_an_in_memory_model_served_with_the_numpy_head_is_described_like_its_torch_twin(tiny_analyzer, monkeypatch,
+                                                                                      tmp_path):
+    """The ONNX serving path holds a NumpyHead, which has no state_dict(): the version must still be its weights'."""
+    from api.registry import describe_given
+    from api.settings import Settings
+    from model.head import NumpyHead, head_state
+
+    settings = Settings(feedback_db=str(tmp_path / "fb.sqlite3"))
+    torch_version = describe_given(tiny_analyzer, settings).version
+    cfg = tiny_analyzer.stance.config
+    monkeypatch.setattr(tiny_analyzer.stance, "head", NumpyHead(head_state(tiny_analyzer.stance.head), cfg.dim,
+                                                                 cfg.hidden))
+    assert describe_given(tiny_analyzer, settings).version == torch_version

@@ -156,3 +156,23 @@ def test_good_reload_under_concurrent_requests(app, seed_texts, models_dir):
         metrics = c.get("/metrics").text
         assert f'presslens_model_info{{kind="stance",version="{after.split("@")[1]}"}} 1.0' in metrics
         assert before.split("@")[1] not in metrics
+
+
+def test_an_unexpected_fault_during_a_reload_is_a_logged_500_and_the_model_keeps_serving(app, monkeypatch, caplog):
+    """A bad checkpoint is the caller's 422; an exception nobody anticipated is the server's fault."""
+    from api import registry
+
+    def broken(path, current):
+        raise RuntimeError("disk controller hiccup")
+
+    with TestClient(app) as c:
+        before = _version(c)
+        monkeypatch.setattr(registry, "load_replacement", broken)
+        with caplog.at_level("ERROR", logger="presslens.api"):
+            resp = c.post("/v1/models/reload", json={"checkpoint": "good"}, headers=ADMIN)
+        assert resp.status_code == 500 and resp.json()["error_type"] == "reload_failed", resp.text
+        assert "hiccup" not in resp.json()["error"]
+        assert any("reload of 'good' failed" in r.getMessage() and "hiccup" in str(r.exc_info[1])
+                   for r in caplog.records)
+        assert _version(c) == before
+        assert 'presslens_model_reloads_total{outcome="error"} 1.0' in c.get("/metrics").text

@@ -14,7 +14,7 @@ def test_analyze_rows_is_the_analyzer_result_and_names_bad_rows(tiny_analyzer, s
     out = analyze_rows(tiny_analyzer, rows, [f"d{i}" for i in range(len(rows))], RowLimits(max_chars=100))
     assert [r["id"] for r in out] == ["a", "d1", "n", "7", "big", "d5", "b"]
     assert [r["error"] for r in out][1:6] == ["empty text", "null text", "no 'text' or 'html' field",
-                                              "too long: 120 characters, at most 100 per article "
+                                              "120 characters, at most 100 per article "
                                               "(PRESSLENS_MAX_CHARS)", "not UTF-8"]
     for r in out[1:6]:
         assert r["label"] is None and r["sentences"] is None

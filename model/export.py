@@ -1,0 +1,34 @@
+"""``python -m model.export STANCE_DIR OUT_DIR``: export a stance checkpoint's encoder for ONNX Runtime.
+
+The entry point ``model.runtime.export_in_subprocess`` runs, so an export's memory goes back with its process.
+It sits above both ``model.stance`` (which loads the checkpoint) and ``model.runtime`` (which exports), so
+neither of those imports the other for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .encoder import ModelLoadError
+from .runtime import export_encoder
+from .stance import StanceModel
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model.export",
+                                 description="export a stance checkpoint's encoder to OUT_DIR")
+    ap.add_argument("stance_dir")
+    ap.add_argument("out_dir")
+    ns = ap.parse_args(argv)
+    try:
+        export_encoder(StanceModel.from_pretrained(ns.stance_dir).encoder, ns.out_dir)
+    except ModelLoadError as exc:
+        print(f"presslens: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
