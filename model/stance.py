@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from safetensors.numpy import load_file as load_numpy
 
+from .card import model_card
 from .claims import attribute
 from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model, resolve_model_path
 from .features import Stacker
@@ -449,47 +450,3 @@ def _partial_encoder(config: StanceConfig, layers_file: Path, device: str | None
                 raise ModelLoadError(f"{layers_file}: {name} has shape {tuple(t.shape)}, expected {tuple(own[name].shape)}")
             own[name].copy_(t.to(own[name].dtype))
     return Encoder(config.encoder, max_length=config.max_length, device=device, tokenizer=tokenizer, model=base)
-
-
-def model_card(config: StanceConfig) -> str:
-    t = config.training or {}
-    lines = [
-        "# presslens stance model",
-        "",
-        "Tells the writer's own commentary (`editorial`) from straight reporting (`neutral`), sentence by",
-        "sentence; the article label follows the documented rule in `model/stance.py`.",
-        "",
-        f"- encoder: `{config.encoder}` (mode: {config.mode}"
-        + (f", top {config.train_layers} layers fine-tuned" if config.mode == "partial" else "") + ")",
-        f"- head: {'linear' if not config.hidden else f'MLP, hidden {config.hidden}'} over mean-pooled embeddings",
-        f"- sentence threshold: {config.threshold:.3f} (chosen on dev data"
-        + (", weighted to the training data's label balance"
-           if (t.get("metrics") or {}).get("dev", {}).get("threshold_prior") == "train" else "") + ")",
-        f"- in-article commentary threshold: {config.commentary_threshold if config.commentary_threshold is not None else config.threshold:.3f}"
-        " (calibrated on straight news)",
-        f"- article rule: {json.dumps(asdict(config.article_rule), sort_keys=True)}",
-        f"- writer-voice rule (`model/voice.py`): {'on' if config.voice_rules else 'off'}",
-    ]
-    if t.get("data"):
-        lines += ["", "## Training data", ""]
-        lines += [f"- {d}" for d in t["data"]]
-    if t.get("licences"):
-        lines += ["", "## Licences", ""] + [f"- {x}" for x in t["licences"]]
-    cv = (t.get("metrics") or {}).get("cv")
-    if cv:
-        lines += ["", f"## Cross-validation ({cv['folds']} folds over the training data)", "",
-                  f"Out-of-fold macro-F1 per epoch, the threshold chosen for an editorial share of {cv['prior']}; "
-                  f"epoch {cv['epoch']} and threshold {cv['threshold']} were kept.", "",
-                  "| epoch | threshold | macro-F1 (at that share) | macro-F1 | at 0.5 | sd over folds |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {r['epoch']} | {r['threshold']:.2f} | {r['macro_f1_at_prior']:.4f} | {r['macro_f1']:.4f} | "
-                  f"{r['macro_f1_at_0.5']:.4f} | {r['fold_sd']:.4f} |" for r in cv["table"]]
-    if t.get("metrics"):
-        lines += ["", "## Metrics", "", "| split | metric | value |", "|---|---|---|"]
-        for split, metrics in sorted((k, v) for k, v in t["metrics"].items() if k != "cv"):
-            for name, value in sorted(metrics.items()):
-                lines.append(f"| {split} | {name} | {value:.4f} |" if isinstance(value, float)
-                             else f"| {split} | {name} | {value} |")
-    if t.get("command"):
-        lines += ["", "## Rebuild", "", "```", t["command"], "```"]
-    return "\n".join(lines) + "\n"

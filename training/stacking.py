@@ -90,8 +90,9 @@ def choose_groups(p: np.ndarray, texts: list[str], y: np.ndarray, prior: float |
 
 def stack(args: StackArgs, log=print) -> dict:
     """Choose groups, fit the stacker on every out-of-fold probability, and rewrite the checkpoint."""
+    from model.card import model_card
     from model.profiles import resolve_stance
-    from model.stance import StanceModel, model_card
+    from model.stance import StanceModel
 
     path = resolve_stance(args.model)
     oof_file = path / "cv_oof.json"
