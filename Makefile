@@ -8,16 +8,24 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 DATA   ?= ../shared/data
 
-.PHONY: install serve test lint fuzz soak image-test mpnet accurate-model pool default-model default-summarizer clean stance-report
+.PHONY: install lock serve test lint fuzz soak image-test mpnet accurate-model pool default-model default-summarizer clean stance-report
 
 # `presslens prepare` exports the default encoder for ONNX Runtime (once per set of weights, cached under
 # ~/.cache/presslens or PRESSLENS_CACHE_DIR), so the first `make serve` starts as fast as every later one.
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml constraints.txt scripts/install.sh
 	bash scripts/install.sh $(VENV)
 	$(BIN)/presslens prepare
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# constraints.txt: the exact version of every dependency (all extras) that scripts/install.sh installs, so a
+# fresh install gets what the tests passed with. `make lock` rewrites it from the versions in .venv (resolving
+# any extra not installed there); `$(BIN)/python scripts/lock.py --upgrade > constraints.txt` moves to the
+# newest versions the index offers (then `make test`).
+lock: $(STAMP)
+	$(BIN)/python scripts/lock.py > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 serve: $(STAMP)
 	$(BIN)/presslens serve

@@ -86,17 +86,19 @@ def check_items(items: list[ArticleIn], settings: Settings) -> None:
 
 
 def check_text_length(name: str, text: str, settings: Settings) -> None:
-    """413 naming the setting when ``text`` is over the article size limit (PRESSLENS_MAX_CHARS)."""
+    """422 naming the setting when ``text`` is over the article size limit (PRESSLENS_MAX_CHARS), the
+    ``maxLength`` the published schema gives it."""
     try:
         check_article_length(text, settings.max_chars)
     except ArticleTooLong as exc:
-        raise ApiError(413, f"{name}: {exc} (PRESSLENS_MAX_CHARS)", "article_too_long") from None
+        raise ApiError(422, f"{name}: {exc} (PRESSLENS_MAX_CHARS)", "article_too_long") from None
 
 
 def intake_error(name: str, exc: IntakeError) -> ApiError:
-    """The 4xx for input ``model.intake`` refused: 413 for the size limit, 422 for the rest."""
+    """The 422 for input ``model.intake`` refused, naming the article and the problem (the size limit is
+    the schema's ``maxLength``, so over it is a 422 like any other schema violation)."""
     if exc.kind == "too_long":
-        return ApiError(413, f"{name}: {exc}", "article_too_long")
+        return ApiError(422, f"{name}: {exc}", "article_too_long")
     return ApiError(422, f"{name}: {exc}", {"binary": "invalid_text", "undecodable": "invalid_text"}.get(
         exc.kind, "no_text"))
 

@@ -60,8 +60,9 @@ def summarize_validation(errors: list[dict]) -> tuple[int, str, str]:
 
 
 def too_many_articles(given: int | str, limit: int) -> ApiError:
-    """The one 413 for too many articles, from the configurable check and from the schema's ceiling alike."""
-    return ApiError(413, f"too many articles: {given} given, at most {limit} per request (PRESSLENS_MAX_ARTICLES)",
+    """The one answer to too many articles, from the configurable check and from the schema's ceiling alike:
+    a 422, as for any request the published schema (``maxItems``) refuses."""
+    return ApiError(422, f"too many articles: {given} given, at most {limit} per request (PRESSLENS_MAX_ARTICLES)",
                     "too_many_articles")
 
 

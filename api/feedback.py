@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from model.io import atomic_file
 
 LABELS = ("neutral", "editorial")
 
@@ -189,21 +190,8 @@ def export_csv(store: FeedbackStore, out: str | os.PathLike, *, kind: str | None
             latest[text] = row.label
     rows = ordered if keep_all else list(latest.items())
     superseded = 0 if keep_all else sum(1 for r in store.rows() if not kind or r.kind == kind) - len(rows)
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["text", "label"])
-            writer.writerows(rows)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; the dataset is not
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
     return len(rows), superseded

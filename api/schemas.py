@@ -1,10 +1,11 @@
 """Request and response bodies. Every input field carries limits; responses mirror ``Analysis.to_dict``.
 
 The configurable limits (articles per request, characters per article: ``Settings.limits()``) are checked
-in ``deps.py`` with a 413 naming the setting, and ``publish_limits`` writes them into the OpenAPI schema, so
-the schema, ``/info`` and the error messages give one number each. The one fixed ceiling,
+in ``deps.py`` with a 422 naming the setting, and ``publish_limits`` writes them into the OpenAPI schema
+(``maxItems``, ``maxLength``), so the schema, ``/info`` and the error messages give one number each, and a
+request over them gets the status any other schema violation gets. The one fixed ceiling,
 ``MAX_ARTICLES_CEILING`` on the article list, only stops pydantic from validating (and reporting on) an
-unbounded list before that check runs; a request over it gets the same 413 (``errors.py``).
+unbounded list before that check runs; a request over it gets the same 422 (``errors.py``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,13 @@ class AnalyzeRequest(AnalyzeOptionsIn):
 class CoverageRequest(AnalyzeRequest):
     articles: list[ArticleIn] = Field(..., min_length=2, max_length=MAX_ARTICLES_CEILING,
                                       description="two or more articles on one event")
+
+    # Its own example: the inherited one holds a single article, which this request's schema (minItems 2)
+    # refuses, so a client or fuzzer sending the published example got a 422.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
+        "articles": [{"id": "a1", "text": "Officials met in London on Friday. Critics said the talks failed."},
+                     {"id": "a2", "text": "Talks in London ended on Friday. The ministers will meet again."}],
+        "summary_sentences": 2, "claims_only": False}]})
 
 
 # -- responses -----------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Checkpoint directories: written atomically (a temporary sibling, then a rename), and their checksums."""
+"""Atomic writes, the one helper for each: a file (``atomic_file``, ``atomic_write``) or a checkpoint directory
+(``atomic_dir``) is written under a temporary sibling and renamed into place, so a crash never leaves a
+half-written one that looks complete. And checkpoints' checksums."""
 
 from __future__ import annotations
 
@@ -76,6 +78,52 @@ def atomic_dir(directory: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def fsync_dir(directory: str | os.PathLike) -> None:
+    """Make a rename in ``directory`` durable (the directory entry, not only the file's data)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary sibling path (``.<name>.<random>.tmp``) that becomes ``path`` if the block completes.
+
+    Write the file at the yielded path (by name, or ``open(tmp, "wb")``). On success it gets the usual
+    umask-based mode, is fsynced and renamed over ``path``, and the directory is fsynced (``durable=False``
+    skips both fsyncs: caches that can be rebuilt). On any exception the temporary file is removed and
+    ``path`` is untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private; what we write is not
+        if durable:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(target.parent)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, *, durable: bool = True) -> Path:
+    """``data`` into ``path`` through ``atomic_file``."""
+    with atomic_file(path, durable=durable) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 _HASHED_SUFFIXES = (".json", ".safetensors", ".txt", ".model")

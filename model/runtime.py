@@ -32,7 +32,7 @@ from .io import atomic_dir, checksums
 
 log = logging.getLogger("presslens.runtime")
 
-RUNTIMES = ("auto", "onnx", "torch")
+RUNTIMES = settings.RUNTIMES  # the choices of PRESSLENS_RUNTIME, checked in model.settings
 #: bump when the exported graph changes shape or meaning, so old exports are not reused
 EXPORT_VERSION = 2  # 2: export.json records the torch weights' checksum
 GRAPH_NAME = "encoder.onnx"

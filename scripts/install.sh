@@ -6,6 +6,14 @@ set -euo pipefail
 VENV="${1:-.venv}"
 PYTHON="${PYTHON:-python3}"
 EXTRAS="${EXTRAS:-test}"
+# Every other package at the version the tests last passed with (constraints.txt, written by `make lock`);
+# CONSTRAINTS= (empty) installs the newest versions the index offers instead, as `make lock` does.
+CONSTRAINTS="${CONSTRAINTS-constraints.txt}"
+PINS=()
+if [ -n "$CONSTRAINTS" ]; then
+  [ -f "$CONSTRAINTS" ] || { echo "install.sh: no $CONSTRAINTS (run make lock, or set CONSTRAINTS= )" >&2; exit 2; }
+  PINS=(-c "$CONSTRAINTS")
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
@@ -23,7 +31,7 @@ else
   "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 fi
 if [ -n "$EXTRAS" ]; then
-  "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+  "$VENV/bin/python" -m pip install -q ${PINS[@]+"${PINS[@]}"} -e ".[$EXTRAS]"
 else
-  "$VENV/bin/python" -m pip install -q -e .
+  "$VENV/bin/python" -m pip install -q ${PINS[@]+"${PINS[@]}"} -e .
 fi

@@ -121,7 +121,7 @@ def _kinds() -> list[Kind]:
         Kind("wrong_type", 0.03, "/v1/classify", 422, lambda r: ({"articles": [{"text": "x"}], "claims_only": 0}, None, {})),
         Kind("bad_label", 0.03, "/v1/feedback", 422, lambda r: ({"text": "x", "label": "biased"}, None, {})),
         Kind("not_json", 0.03, "/v1/analyze", 415, lambda r: (None, b"text=hello", {"content-type": "application/x-www-form-urlencoded"})),
-        Kind("too_long", 0.03, "/v1/analyze", 413, lambda r: ({"articles": [{"text": "word " * (MAX_CHARS // 5 + 10)}]}, None, {})),
+        Kind("too_long", 0.03, "/v1/analyze", 422, lambda r: ({"articles": [{"text": "word " * (MAX_CHARS // 5 + 10)}]}, None, {})),
     ]
 
 

@@ -43,12 +43,11 @@ class Pool:
         return texts_sha256(self.texts)
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
+        from model.io import atomic_file
+
+        with atomic_file(path) as tmp, tmp.open("w", encoding="utf-8") as f:
             for t, s in zip(self.texts, self.sources, strict=True):
                 f.write(json.dumps({"text": t, "source": s}, ensure_ascii=False) + "\n")
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> Pool:

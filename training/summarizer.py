@@ -189,11 +189,12 @@ class EmbeddingCache:
     def save(self) -> None:
         if not self.path or not self.table:
             return
+        from model.io import atomic_file
+
         keys = list(self.table)
-        tmp = self.path.with_name(self.path.name + ".tmp.npz")
-        np.savez(tmp, keys=np.array(keys, dtype="S32"), vectors=np.stack([self.table[k] for k in keys]),
-                 encoder=np.array(self.encoder_ref))
-        tmp.replace(self.path)
+        with atomic_file(self.path, durable=False) as tmp, tmp.open("wb") as fh:  # a cache: rebuilt if lost
+            np.savez(fh, keys=np.array(keys, dtype="S32"), vectors=np.stack([self.table[k] for k in keys]),
+                     encoder=np.array(self.encoder_ref))
 
 
 def embed_all(encoder, articles: list[Article], batch: int = 4096,

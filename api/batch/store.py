@@ -5,7 +5,7 @@ Layout of the output directory::
     DIR/_presslens_batch.json     the job: its inputs (path, size, mtime), its settings and model checksums,
                                   and the shard plan (written once, atomically, before any shard)
     DIR/<stem>-<hash>-00000.parquet   one file per shard, its name fixed by the input path and shard number
-    DIR/.<name>.<pid>.<rand>.tmp  a shard being written (never matched by ``*.parquet``)
+    DIR/.<name>.<random>.tmp       a shard being written (never matched by ``*.parquet``)
 
 A shard is done exactly when its final file exists: the file is written and fsynced under a temporary name
 and renamed into place, so a crash at any moment leaves either the complete file or none, and a rerun redoes
@@ -21,11 +21,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from model.batch import RESULT_FIELDS
+from model.io import atomic_file, atomic_write
 
 from .sources import Shard
 
@@ -91,25 +91,9 @@ def commit_shard(out_dir: Path, shard: Shard, table) -> Path:
     import pyarrow.parquet as pq
 
     final = shard_path(out_dir, shard)
-    tmp = out_dir / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+    with atomic_file(final) as tmp:  # .<name>.parquet.<random>.tmp: never matched by *.parquet
         pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(out_dir)
     return final
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def is_done(out_dir: Path, shard: Shard) -> bool:
@@ -181,10 +165,7 @@ def read_manifest(out_dir: Path) -> dict | None:
 
 def write_manifest(out_dir: Path, job: dict, shards: Sequence[Shard]) -> None:
     data = {"version": MANIFEST_VERSION, **job, "shards": [s.to_dict() for s in shards]}
-    tmp = out_dir / f".{MANIFEST}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, out_dir / MANIFEST)
-    _fsync_dir(out_dir)
+    atomic_write(out_dir / MANIFEST, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
 
 
 def manifest_shards(manifest: dict) -> list[Shard]:

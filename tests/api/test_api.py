@@ -110,8 +110,8 @@ BAD_INPUTS = [
     ("only punctuation", b'{"articles": [{"text": "... --- !!!"}]}', "application/json", 422, "no sentences left after cleaning"),
     ("HTML without text", b'{"articles": [{"html": "<html><body><img src=x></body></html>"}]}', "application/json", 422, "no article text found in the HTML"),
     ("HTML with only a menu", b'{"articles": [{"html": "<html><body><nav>Home</nav></body></html>"}]}', "application/json", 422, "no sentences left after cleaning"),
-    ("article too long", json.dumps({"articles": [{"text": "word. " * 5000}]}).encode(), "application/json", 413, "at most 20000 per article"),
-    ("1,000 articles", json.dumps({"articles": [{"text": "Hi there."}] * 1000}).encode(), "application/json", 413, "too many articles: 1000 given, at most 64"),
+    ("article too long", json.dumps({"articles": [{"text": "word. " * 5000}]}).encode(), "application/json", 422, "at most 20000 per article"),
+    ("1,000 articles", json.dumps({"articles": [{"text": "Hi there."}] * 1000}).encode(), "application/json", 422, "too many articles: 1000 given, at most 64"),
     ("10 MB body", TEN_MB, "application/json", 413, "request body too large"),
     ("form encoding (curl -d)", b"articles=x", "application/x-www-form-urlencoded", 415, "expected a JSON body"),
 ]
@@ -177,6 +177,19 @@ def test_docs_openapi_info(client):
     from model.settings import current
 
     assert info["settings"] == current().to_dict() and info["settings"]["runtime"] in ("auto", "onnx", "torch")
+
+
+def test_every_published_request_example_is_accepted(client):
+    """A client (or a fuzzer) sending the schema's own example gets a 200: the coverage example once held one
+    article where the schema asks for two."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for path, component in (("/v1/analyze", "AnalyzeRequest"), ("/v1/coverage", "CoverageRequest")):
+        examples = schemas[component]["examples"]
+        assert examples
+        for example in examples:
+            assert len(example["articles"]) >= schemas[component]["properties"]["articles"]["minItems"]
+            resp = client.post(path, json=example)
+            assert resp.status_code == 200, (path, resp.text)
 
 
 def test_a_fault_in_the_html_extractor_is_a_logged_500_not_the_clients_error(client, monkeypatch, caplog):

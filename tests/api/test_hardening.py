@@ -148,6 +148,31 @@ def test_dockerfile_installs_through_the_shared_script_and_runs_as_required():
     assert "HF_HUB_OFFLINE=1" in text
 
 
+def test_every_install_path_takes_exact_versions_from_constraints_txt():
+    """make, CI (through make) and the image install with `pip install -c constraints.txt`, and the file pins
+    every dependency of every extra, exactly, except torch (the install script pins its CPU build)."""
+    import re
+    import tomllib
+
+    root = SCRIPTS.parent
+    pins = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and re.fullmatch(r"[\w.+!-]+", version), line
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + [d for ds in project["optional-dependencies"].values() for d in ds]
+    names = {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", d).group()).lower() for d in wanted}
+    assert sorted(names - {"torch", "presslens"} - set(pins)) == [] and "torch" not in pins
+    install = (root / "scripts" / "install.sh").read_text()
+    assert 'CONSTRAINTS="${CONSTRAINTS-constraints.txt}"' in install and 'PINS=(-c "$CONSTRAINTS")' in install
+    assert install.count('${PINS[@]+"${PINS[@]}"} -e') == 2
+    copied = [ln.split()[1:-1] for ln in (root / "Dockerfile").read_text().splitlines() if ln.startswith("COPY ")]
+    assert any("constraints.txt" in c for c in copied)
+    assert "lock:" in (root / "Makefile").read_text()
+
+
 # -- security and durability at the server level ------------------------------------------------------
 def test_tokens_are_compared_in_constant_time(tiny_analyzer, tmp_path, monkeypatch):
     """Both the API key and the admin token go through hmac.compare_digest (no early exit on a mismatch)."""

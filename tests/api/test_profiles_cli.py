@@ -12,14 +12,16 @@ from tests.conftest import SEEDS
 
 @pytest.mark.parametrize("command", [["analyze", "{seed}"], ["coverage", "{seed}", "{seed}"],
                                      ["eval", "stance", "--data", "{ct}", "--format", "checkthat", "--out", "{out}"],
-                                     ["serve"]])
+                                     ["serve"], ["prepare"], ["batch", "{rows}", "--out", "{out}", "--engine", "local"]])
 def test_every_command_refuses_accurate_without_mpnet_in_one_line(command, tmp_path, monkeypatch, capsys):
     from api.cli import main
 
     monkeypatch.setenv("PRESSLENS_HOME", str(tmp_path / "home"))
     ct = tmp_path / "ct.tsv"
     ct.write_text("sentence_id\tsentence\tlabel\n1\tThe minister said the talks would go on.\tOBJ\n")
-    argv = [a.format(seed=SEEDS[0], ct=ct, out=tmp_path / "out") for a in command] + ["--model", "accurate"]
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": "a", "text": "The minister said the talks would go on."}\n')
+    argv = [a.format(seed=SEEDS[0], ct=ct, out=tmp_path / "out", rows=rows) for a in command] + ["--model", "accurate"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "presslens models install mpnet" in err[0]

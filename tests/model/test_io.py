@@ -50,3 +50,25 @@ def test_checksums_cover_weights_and_configs_but_not_the_card(tmp_path):
     assert checksums(tmp_path) == sums
     (tmp_path / "weights.safetensors").write_bytes(b"abd")
     assert checksums(tmp_path)["weights.safetensors"] != sums["weights.safetensors"]
+
+
+def test_atomic_file_replaces_whole_or_not_at_all(tmp_path):
+    import os
+
+    import pytest
+
+    from model.io import atomic_file, atomic_write
+
+    target = tmp_path / "sub" / "data.csv"
+    atomic_write(target, b"old\n")
+    with pytest.raises(RuntimeError), atomic_file(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_bytes() == b"old\n" and sorted(p.name for p in target.parent.iterdir()) == ["data.csv"]
+    with atomic_file(target) as tmp, open(tmp, "w") as fh:
+        assert tmp.parent == target.parent and tmp.name.startswith(".data.csv.") and tmp.name.endswith(".tmp")
+        fh.write("new\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_text() == "new\n" and (target.stat().st_mode & 0o777) == 0o666 & ~umask
+    assert sorted(p.name for p in target.parent.iterdir()) == ["data.csv"]

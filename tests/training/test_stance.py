@@ -61,8 +61,14 @@ def test_user_csv_retrains_and_serves_end_to_end(user_csv, tiny_encoder_dir, tmp
     metrics = train_stance(TrainStanceArgs(data=[str(user_csv)], out=str(out),
                                            encoder=str(tiny_encoder_dir), mode="fast", epochs=60),
                            log=lambda m: None)
-    assert 0.0 <= metrics["dev"]["macro_f1"] <= 1.0
     cfg = json.loads((out / "config.json").read_text())
+    # The reported dev score is the saved checkpoint's own on the held-out sentences, at its saved threshold.
+    from training.data import load_sentences
+    from training.selection import split_dev
+
+    _, dev = split_dev(load_sentences(str(user_csv)), 0.2, 13)
+    p = StanceModel.from_pretrained(out).predict_proba(dev.texts)[:, 1]
+    assert metrics["dev"]["macro_f1"] == round(macro_f1(np.array(dev.y), (p >= cfg["threshold"]).astype(int)), 4)
     assert cfg["id2label"] == {"0": "neutral", "1": "editorial"}
     assert cfg["training"]["n_train"] == 32 and metrics["dev"]["n"] == 8  # 20% held out, stratified
     assert "mine.csv" in (out / "README.md").read_text()
