@@ -130,6 +130,7 @@ def _serve(ns: argparse.Namespace) -> int:
         check_safe_checkpoint(resolve_stance(ns.model))
     from pydantic import ValidationError
 
+    _precision()  # a bad PRESSLENS_PRECISION stops here, with one line
     try:
         run(host=ns.host, port=ns.port, model=ns.model)
     except ValidationError as exc:  # a PRESSLENS_* variable with a bad value
@@ -138,17 +139,33 @@ def _serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _precision(value: str | None = None) -> str:
+    from model.runtime import PrecisionSettingError, precision_setting
+
+    try:
+        return precision_setting(value)
+    except PrecisionSettingError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _prepare(ns: argparse.Namespace) -> int:
-    """Build (or find) the serving runtime's export of a model, so the server's first start need not."""
-    from model.pipeline import default_stance_path
+    """Build (or find) the serving runtime's export of a model, and gate the precisions the setting would
+    try on this CPU, so the server's first start need not."""
+    from model.profiles import resolve_stance
     from model.stance import StanceModel
 
-    model = StanceModel.from_pretrained(ns.model or default_stance_path(), runtime="onnx")
+    requested = _precision(ns.precision)
+    stance_dir = resolve_stance(ns.model)
+    model = StanceModel.from_pretrained(stance_dir, runtime="onnx")
     meta = model.encoder.meta
     fused = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("fused", {}).items())) or "none"
     print(f"ONNX Runtime export of {ns.model or 'the default model'} ready in {model.encoder.directory}: "
           f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
           f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
+    del model
+    from .precision_cli import prepare_precisions
+
+    prepare_precisions(stance_dir, requested, ns.gate_dev)
     return 0
 
 
@@ -219,7 +236,14 @@ def build_parser(everything: bool = True) -> argparse.ArgumentParser:
 
     pr = sub.add_parser("prepare", help="export a model's encoder for the ONNX runtime now (cached by checksum; "
                                         "`make install` runs it for the default)")
-    pr.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
+    pr.add_argument("--model", default=None, metavar="NAME|DIR",
+                    help="stance model: a profile or a checkpoint directory (default: the shipped one)")
+    pr.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "int8"],
+                    help="the precisions to prepare and gate (default: PRESSLENS_PRECISION, else auto: those this "
+                         "CPU runs natively)")
+    pr.add_argument("--gate-dev", default=None, metavar="FILE",
+                    help="labelled dev sentences (CheckThat! dev_en.tsv or any format `train stance` reads): the "
+                         "gate then also requires dev macro-F1 within 0.005 of fp32's (default: probes only)")
     pr.set_defaults(func=_prepare)
 
     fb = sub.add_parser("feedback", help="users' corrected labels stored by the API")

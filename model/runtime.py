@@ -32,6 +32,9 @@ from .io import atomic_dir, checksums
 log = logging.getLogger("presslens.runtime")
 
 RUNTIMES = ("auto", "onnx", "torch")
+#: encoder precisions (``model.precision``): ``auto`` picks the fastest one this CPU runs natively that passes
+#: the gate against fp32
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 #: bump when the exported graph changes shape or meaning, so old exports are not reused
 EXPORT_VERSION = 2  # 2: export.json records the torch weights' checksum
 GRAPH_NAME = "encoder.onnx"
@@ -57,6 +60,22 @@ def cache_root() -> Path:
         return Path(base).expanduser() / "onnx"
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "presslens" / "onnx"
+
+
+class PrecisionSettingError(ValueError):
+    """A PRESSLENS_PRECISION value that is not one of ``PRECISIONS``; its message is one line."""
+
+
+def precision_setting(value: str | None = None) -> str:
+    """``PRESSLENS_PRECISION`` (or ``value``), validated: one of ``PRECISIONS``; unset or blank is ``auto``.
+
+    The one place the variable is read (until the settings object takes it over).
+    """
+    raw = os.environ.get("PRESSLENS_PRECISION") if value is None else value
+    chosen = (raw or "").strip().lower() or "auto"
+    if chosen not in PRECISIONS:
+        raise PrecisionSettingError(f"bad setting PRESSLENS_PRECISION={raw!r}: choose one of {', '.join(PRECISIONS)}")
+    return chosen
 
 
 def onnxruntime_available() -> bool:
@@ -243,6 +262,7 @@ class OnnxEncoder:
 
     runtime = "onnx"
     device = "cpu"
+    precision = "fp32"  # model.lowp sets bf16 / int8 on the encoders it loads
 
     def __init__(self, session, tokenizer, ref: str, max_length: int, dim: int, *, batch_size: int = 32,
                  tokens_per_run: int = 2048, meta: dict | None = None):
@@ -332,11 +352,12 @@ _LOADED_LOCK = threading.Lock()
 
 
 def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | None = None,
-                 threads: int | None = None) -> OnnxEncoder:
+                 threads: int | None = None, load: Callable[..., OnnxEncoder] | None = None) -> OnnxEncoder:
     """The ONNX encoder for fingerprint ``key``: already in memory, else from the cache, else exported now.
 
     An encoder already loaded in this process is shared (a reload of a checkpoint with the same encoder
-    weights costs no memory); ``export(directory)`` is called only when no export exists yet.
+    weights costs no memory); ``export(directory)`` is called only when no export exists yet. ``load``
+    (default ``OnnxEncoder.load``) reads the directory: ``model.lowp.load`` for a bf16/int8 export.
     """
     with _LOADED_LOCK:
         found = _LOADED.get(key)
@@ -346,7 +367,7 @@ def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | N
         if not (directory / META_NAME).is_file():
             log.info("exporting the encoder to ONNX into %s (once per set of weights)", directory)
             export(directory)
-        enc = OnnxEncoder.load(directory, threads=threads)
+        enc = (load or OnnxEncoder.load)(directory, threads=threads)
         _LOADED[key] = enc
         return enc
 

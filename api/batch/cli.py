@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sentences", type=_positive, default=3, help="summary budget in sentences (default 3)")
     p.add_argument("--words", type=_positive, default=None, help="summary budget in words")
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "int8"],
+                   help="encoder precision, as the server's (default: PRESSLENS_PRECISION, else auto: the fastest "
+                        "this CPU runs natively that passes the gate against fp32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -55,7 +58,7 @@ class _Progress:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from api.cli import UsageError
+    from api.cli import UsageError, _precision
     from api.settings import Settings
 
     from .engines import JobConfig
@@ -67,7 +70,7 @@ def run(ns: argparse.Namespace) -> int:
     # TODO(#16 rebase): read it from the one limits module once fix16 lands.
     cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=ns.sentences,
                     summary_words=ns.words, claims_only=ns.claims_only, max_chars=Settings().max_chars,
-                    batch_size=ns.batch_size)
+                    batch_size=ns.batch_size, precision=_precision(ns.precision))
     progress = _Progress(not ns.no_progress)
     try:
         outcome = run_job(ns.inputs, ns.out, cfg, engine=ns.engine, shard_rows=ns.shard_rows,
