@@ -163,9 +163,10 @@ def _prepare(ns: argparse.Namespace) -> int:
           f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
           f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
     del model
-    from .precision_cli import prepare_precisions
+    from model.prepare import prepare_ladder
+    from training.data import gate_dev_set
 
-    prepare_precisions(stance_dir, requested, ns.gate_dev)
+    prepare_ladder(stance_dir, requested, gate_dev_set(ns.gate_dev))
     return 0
 
 

@@ -171,7 +171,8 @@ class Analyzer:
     def analyze(self, articles: Sequence[Article], options: AnalyzeOptions | None = None) -> list[Analysis]:
         return self._analyze_embedded(articles, self.embed(articles), options or AnalyzeOptions())
 
-    def _judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
+    def judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
+        """The stance of one article from its sentence embeddings (head, thresholds, voice and speaker rules)."""
         texts = [s.text for s in article.sentences]
         stance = self.stance.judge_article(texts, self.stance.proba_from_embeddings(emb, texts),
                                            [s.is_title for s in article.sentences])
@@ -195,7 +196,7 @@ class Analyzer:
                           options: AnalyzeOptions) -> list[Analysis]:
         results = []
         for article, emb in zip(articles, embeddings, strict=True):
-            stance = self._judge(article, emb)
+            stance = self.judge(article, emb)
             allowed = self.claim_mask(article, stance) if options.claims_only else None
             summary = self.summarizer.summarize(article, emb, max_sentences=options.summary_sentences,
                                                 max_words=options.summary_words, allowed=allowed)

@@ -52,6 +52,12 @@ class CpuInfo:
     def to_dict(self) -> dict:
         return {"model": self.model, "flags": sorted(f for f in self.flags if f in REPORTED_FLAGS)}
 
+    @property
+    def kind(self) -> str:
+        """The CPU class a verdict holds for: the units that pick the kernels (an AMX and an AVX512-BF16 CPU
+        may round differently, so each gets its own verdict)."""
+        return "-".join(sorted(f for f in self.flags if f in REPORTED_FLAGS)) or "plain"
+
 
 def cpu_info(path: str = "/proc/cpuinfo") -> CpuInfo:
     """The CPU's model name and feature flags as the kernel reports them (none where it cannot be read:
@@ -112,8 +118,9 @@ def head_key(stance_dir: Path) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def verdict_path(fp32_dir: Path, precision: str, stance_dir: Path) -> Path:
-    return precision_dir(fp32_dir, precision) / "gate" / f"{head_key(stance_dir)}.json"
+def verdict_path(fp32_dir: Path, precision: str, stance_dir: Path, cpu: CpuInfo | None = None) -> Path:
+    kind = hashlib.sha256((cpu or cpu_info()).kind.encode()).hexdigest()[:8]
+    return precision_dir(fp32_dir, precision) / "gate" / f"{head_key(stance_dir)}-{kind}.json"
 
 
 def read_verdict(path: Path, dev_sha256: str | None = None) -> dict | None:
@@ -176,7 +183,7 @@ def choose(requested: str, fp32_dir: Path, stance_dir: Path, *, load_fp32: Calla
             encoder = load_fp32()
             _attach(encoder, requested, "fp32", why, None, refused, skipped, cpu)
             return encoder
-        path = verdict_path(fp32_dir, p, stance_dir)
+        path = verdict_path(fp32_dir, p, stance_dir, cpu)
         try:
             verdict = read_verdict(path)
             if verdict is None:

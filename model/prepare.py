@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import lowp
@@ -54,6 +54,40 @@ def prepare_and_gate(stance_dir: str | os.PathLike, precision: str, dev: DevSet 
                    stance=str(stance_dir), cpu=cpu_info().to_dict())
     write_verdict(path, verdict)
     return verdict
+
+
+def prepare_ladder(stance_dir: str | os.PathLike, requested: str, dev: DevSet | None = None,
+                   say: Callable[[str], object] = print) -> dict:
+    """Gate the rungs ``requested`` tries on this CPU, top first, down to the first that passes (``say``-ing
+    one line per rung), then load the checkpoint as a server would; its ``precision_choice`` comes back."""
+    from .gate import summary
+    from .precision import plan
+
+    cpu = cpu_info()
+    tries, skipped = plan(requested, cpu)
+    say(f"CPU: {cpu.model}; flags: {', '.join(cpu.to_dict()['flags']) or 'none of interest'}")
+    for p, why in skipped.items():
+        say(f"{p}: skipped ({why})")
+    for p, _why in tries:
+        if p == "fp32":
+            break
+        try:
+            verdict = prepare_and_gate(stance_dir, p, dev)
+        except ModelLoadError as exc:
+            say(f"{p}: could not be prepared: {exc}")
+            continue
+        say(f"{p} ({verdict['backend']}): {'passed' if verdict['passed'] else 'refused by'} the gate: "
+            f"{summary(verdict)}")
+        if verdict["passed"]:
+            break
+    encoder = StanceModel.from_pretrained(stance_dir, runtime="onnx", precision=requested).encoder
+    if requested == "fp32":  # no ladder is climbed for fp32: say so the way the ladder would
+        from .precision import fp32_choice
+
+        fp32_choice(encoder, requested, tries[-1][1], cpu)
+    choice = encoder.precision_choice
+    say(f"PRESSLENS_PRECISION={requested} serves {choice['precision']}: {choice['why']}")
+    return choice
 
 
 def main(argv: Sequence[str] | None = None) -> int:

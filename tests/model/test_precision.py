@@ -101,9 +101,10 @@ class FakeLadder:
         v = self.verdicts[p]
         if isinstance(v, Exception):
             raise v
-        prec.write_verdict(prec.verdict_path(self.fp32_dir, p, self.stance_dir), v)
+        prec.write_verdict(prec.verdict_path(self.fp32_dir, p, self.stance_dir, self.cpu), v)
 
     def choose(self, requested: str, cpu: prec.CpuInfo):
+        self.cpu = cpu
         return prec.choose(requested, self.fp32_dir, self.stance_dir, load_fp32=lambda: FakeEncoder("fp32"),
                            load=lambda p, d: FakeEncoder(p), gate=self.gate, cpu=cpu)
 
@@ -153,6 +154,14 @@ def test_a_verdict_is_keyed_by_the_checkpoint_files(tmp_path):
     ladder.choose("int8", VNNI)
     (ladder.stance_dir / "config.json").write_text('{"threshold": 0.4}')  # another head: gate again
     ladder.choose("int8", VNNI)
+    assert ladder.gated == ["int8", "int8"]
+
+
+def test_a_verdict_holds_for_one_cpu_class(tmp_path):
+    ladder = FakeLadder(tmp_path, {"int8": _verdict(True)})
+    ladder.choose("int8", VNNI)
+    ladder.choose("int8", VNNI)
+    ladder.choose("int8", AMX)  # other units, other kernels: gated again
     assert ladder.gated == ["int8", "int8"]
 
 
