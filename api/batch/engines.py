@@ -55,9 +55,9 @@ def load_analyzer(cfg: JobConfig):
     hf_logging.disable_progress_bar()  # a bar per worker would scribble over the job's own progress bar
     analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision)
     choice = getattr(analyzer.encoder, "precision_choice", None) or {}
+    why = choice.get("why") or ("requested (fp32)" if cfg.precision == "fp32" else "the torch runtime serves fp32")
     print(f"presslens batch: encoder on {analyzer.encoder.runtime}, precision "
-          f"{choice.get('precision', analyzer.encoder.precision)} ({choice.get('why', 'fp32 reference')})",
-          file=sys.stderr)
+          f"{choice.get('precision', analyzer.encoder.precision)} ({why})", file=sys.stderr)
     return analyzer
 
 
