@@ -28,9 +28,11 @@ Loader = Callable[[Settings], LoadedModel]
 
 
 def default_loader(settings: Settings) -> LoadedModel:
+    from model.runtime import precision_setting
+
     from . import registry
 
-    return registry.load_initial(settings.model, settings.summarizer, settings.core.runtime)
+    return registry.load_initial(settings.model, settings.summarizer, settings.core.runtime, precision_setting())
 
 
 def create_app(settings: Settings | None = None, analyzer=None, *, loader: Loader | None = None,

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .cli_common import UsageError, positive, service_settings
+from .cli_common import UsageError, positive, precision_option, service_settings
 
 
 def _read_inputs(paths: list[str]) -> list[tuple[str, str]]:
@@ -137,16 +137,24 @@ def _serve(ns: argparse.Namespace) -> int:
 
 
 def _prepare(ns: argparse.Namespace) -> int:
-    """Build (or find) the serving runtime's export of a model, so the server's first start need not."""
+    """Build (or find) the serving runtime's export of a model, and gate the precisions the setting would
+    try on this CPU, so the server's first start need not."""
     from model.profiles import resolve_stance
     from model.stance import StanceModel
 
-    model = StanceModel.from_pretrained(resolve_stance(ns.model), runtime="onnx")
+    requested = precision_option(ns.precision)
+    stance_dir = resolve_stance(ns.model)
+    model = StanceModel.from_pretrained(stance_dir, runtime="onnx")
     meta = model.encoder.meta
     fused = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("fused", {}).items())) or "none"
     print(f"ONNX Runtime export of {ns.model or 'the default model'} ready in {model.encoder.directory}: "
           f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
           f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
+    del model
+    from model.prepare import prepare_ladder
+    from training.data import gate_dev_set
+
+    prepare_ladder(stance_dir, requested, gate_dev_set(ns.gate_dev))
     return 0
 
 
@@ -208,6 +216,12 @@ def build_parser(everything: bool = True) -> argparse.ArgumentParser:
                                         "`make install` runs it for the default)")
     pr.add_argument("--model", default=None, metavar="NAME|DIR",
                     help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
+    pr.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "int8"],
+                    help="the precisions to prepare and gate (default: PRESSLENS_PRECISION, else auto: those this "
+                         "CPU runs natively)")
+    pr.add_argument("--gate-dev", default=None, metavar="FILE",
+                    help="labelled dev sentences (CheckThat! dev_en.tsv or any format `train stance` reads): the "
+                         "gate then also requires dev macro-F1 within 0.005 of fp32's (default: probes only)")
     pr.set_defaults(func=_prepare)
 
     fb = sub.add_parser("feedback", help="users' corrected labels stored by the API")

@@ -38,3 +38,15 @@ def positive(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
     return n
+
+
+def precision_option(value: str | None = None) -> str:
+    """The encoder precision a command asked for (``--precision``, else ``PRESSLENS_PRECISION``), checked: a bad
+    value is a ``UsageError`` of one line."""
+    from model.runtime import precision_setting
+    from model.settings import SettingsError
+
+    try:
+        return precision_setting(value)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None

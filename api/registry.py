@@ -89,22 +89,35 @@ def smoke_test(analyzer: Analyzer) -> None:
         raise ModelLoadError(f"smoke prediction gave malformed sentence probabilities: {probs}")
 
 
-def load_initial(stance_dir: str | None, summarizer_dir: str | None, runtime: str = "torch") -> LoadedModel:
+def load_initial(stance_dir: str | None, summarizer_dir: str | None, runtime: str = "torch",
+                 precision: str = "fp32") -> LoadedModel:
     stance_path = resolve_stance(stance_dir)
-    analyzer = Analyzer.assemble(stance_path, summarizer_dir, runtime=runtime)
+    analyzer = Analyzer.assemble(stance_path, summarizer_dir, runtime=runtime, precision=precision)
     smoke_test(analyzer)
-    return _loaded(analyzer, stance_path, summarizer_dir, runtime)
+    return _loaded(analyzer, stance_path, summarizer_dir, runtime, precision)
+
+
+def precision_of(encoder, requested: str = "fp32") -> dict:
+    """What precision an encoder serves and why (``model.precision``); a bare encoder serves its own."""
+    choice = getattr(encoder, "precision_choice", None)
+    if choice:
+        return choice
+    why = ("the torch reference runs fp32" if encoder.runtime == "torch"
+           else "requested (PRESSLENS_PRECISION=fp32)" if requested == "fp32" else "no precision ladder was climbed")
+    return {"requested": requested, "precision": getattr(encoder, "precision", "fp32"), "why": why}
 
 
 def _loaded(analyzer: Analyzer, stance_path: Path, summarizer_setting: str | None,
-            requested: str = "torch") -> LoadedModel:
+            requested: str = "torch", precision: str = "fp32") -> LoadedModel:
     """``summarizer_setting``: the summarizer the operator named (PRESSLENS_SUMMARIZER), kept for reloads;
-    ``requested``: the runtime setting (PRESSLENS_RUNTIME), kept for reloads too."""
+    ``requested`` / ``precision``: the runtime and precision settings (PRESSLENS_RUNTIME, _PRECISION), too."""
     stance = describe_stance(stance_path, active=True)
+    stance["precision"] = precision_of(analyzer.encoder, precision)
     summ = describe_summarizer(analyzer.summarizer_path, analyzer.summarizer_reason)
     return LoadedModel(analyzer, version=f"{stance['id']}@{stance['version']}",
                        info={"stance": stance, "summarizer": summ, "summarizer_setting": summarizer_setting,
-                             "runtime": analyzer.encoder.runtime, "runtime_requested": requested})
+                             "runtime": analyzer.encoder.runtime, "runtime_requested": requested,
+                             "precision": stance["precision"], "precision_requested": precision})
 
 
 def resolve_checkpoint(models_dir: str | None, name: str) -> Path:
@@ -136,8 +149,10 @@ def load_replacement(path: Path, current: LoadedModel) -> LoadedModel:
     """
     setting = current.info.get("summarizer_setting")
     runtime = current.info.get("runtime_requested", "torch")
-    analyzer = Analyzer.assemble(path, setting, encoder=current.analyzer.encoder, runtime=runtime)
-    return _loaded(analyzer, path, setting, runtime)
+    precision = current.info.get("precision_requested", "fp32")
+    analyzer = Analyzer.assemble(path, setting, encoder=current.analyzer.encoder, runtime=runtime,
+                                 precision=precision)
+    return _loaded(analyzer, path, setting, runtime, precision)
 
 
 def list_checkpoints(models_dir: str | None) -> list[Path]:
@@ -164,7 +179,8 @@ def describe_given(analyzer: Analyzer, settings) -> LoadedModel:
     stance = {"id": "in-memory", "kind": "stance", "version": h.hexdigest()[:12], "active": True, "path": None,
               "checksums": {}, "metrics": analyzer.stance.config.training.get("metrics", {}),
               "encoder": analyzer.stance.config.encoder, "mode": analyzer.stance.config.mode,
-              "threshold": analyzer.stance.config.threshold}
+              "threshold": analyzer.stance.config.threshold, "precision": precision_of(analyzer.encoder)}
     return LoadedModel(analyzer, version=f"in-memory@{stance['version']}",
                        info={"stance": stance, "summarizer_setting": settings.summarizer,
+                             "precision": stance["precision"],
                              "summarizer": describe_summarizer(analyzer.summarizer_path, analyzer.summarizer_reason)})

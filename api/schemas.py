@@ -224,6 +224,8 @@ class ModelInfo(_Open):
     path: str | None = None
     checksums: dict[str, str] = Field(default_factory=dict)
     metrics: dict = Field(default_factory=dict)
+    precision: dict | None = Field(None, description="stance: the encoder precision serving (fp32, bf16, int8), "
+                                   "what was requested, why it was chosen, the gate's figures and the CPU")
 
 
 class ModelsResponse(BaseModel):

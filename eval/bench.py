@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import bench_precision as bp
 from .files import write_json, write_text
 from .floor import encoder_cost, matmul_gflops
 from .load import LoadError, bench_systems
@@ -151,6 +152,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--matmul-seconds", type=float, default=3.0, metavar="S",
                    help="time spent measuring the matmul rate (default 3)")
     p.add_argument("--seed", type=int, default=0, help="recorded in run.json; the mix itself is fixed")
+    p.add_argument("--gate-dev", default=None, metavar="FILE",
+                   help="labelled dev sentences for the precision gate (as `presslens prepare --gate-dev`): "
+                        "without it the gate decides on its probe set and probe articles")
+    p.add_argument("--accurate-model", default=bp.ACCURATE, metavar="NAME|DIR",
+                   help="also bench presslens on this model, its rows beside the default's (default: the accurate "
+                        "profile, skipped with the reason where its weights are not installed; '' to skip)")
+    p.add_argument("--no-profile", action="store_true", help="skip the per-stage profile of a served request")
 
 
 def _sources(ns: argparse.Namespace) -> list[Path]:
@@ -161,6 +169,16 @@ def _sources(ns: argparse.Namespace) -> list[Path]:
         if not p.is_file():
             raise BenchError(f"{p}: no such file")
     return paths
+
+
+def _precision_setting() -> str:
+    from model.runtime import precision_setting
+    from model.settings import SettingsError
+
+    try:
+        return precision_setting()
+    except SettingsError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def _loadavg() -> float | None:
@@ -191,6 +209,7 @@ def _compute_floor(model_dir: str, mix: list[dict], matmul_seconds: float) -> di
     mm = matmul_gflops(cost.hidden, seconds=matmul_seconds)
     flops_per_article = cost.flops / len(mix)
     return {
+        "by_precision": bp.precision_floors(flops_per_article, cost.hidden, matmul_seconds),
         "articles_per_s": mm["gflops"] * 1e9 / flops_per_article, "matmul_gflops": mm["gflops"],
         "matmul_by_shape": mm["by_shape"], "torch_threads": mm["threads"], "flops_per_article": flops_per_article,
         "tokens_per_article": cost.tokens / len(mix), "sentences_per_article": cost.sentences / len(mix),
@@ -199,40 +218,22 @@ def _compute_floor(model_dir: str, mix: list[dict], matmul_seconds: float) -> di
     }
 
 
-def prepare_runtime(model_dir: str) -> dict:
-    """What ``presslens prepare`` does: build the model's ONNX Runtime export if it is not cached yet.
-
-    The service exports on its first start when it must; doing it here first means the cold start the
-    benchmark reports is that of an installed service (as after ``make install``), every time.
-    """
-    from model.runtime import onnxruntime_available
-    from model.settings import current
-    from model.stance import StanceModel
-
-    runtime = current().runtime
-    if runtime == "torch" or not onnxruntime_available():
-        return {"encoder": "torch"}
-    print("preparing the ONNX Runtime export (cached after the first run) ...", file=sys.stderr)
-    t0 = time.perf_counter()
-    encoder = StanceModel.from_pretrained(model_dir, runtime=runtime).encoder
-    meta = getattr(encoder, "meta", {})
-    return {"encoder": encoder.runtime, "prepare_s": round(time.perf_counter() - t0, 2),
-            **{k: meta[k] for k in ("graph", "fused", "probe_max_abs_diff") if k in meta}}
-
-
 def _requests_for(ns: argparse.Namespace, limit: int | None) -> dict[str, object]:
     def cap(n: int) -> int:
         return min(n, limit) if limit else n
 
     return {"presslens": lambda c: cap(ns.requests or max(64, 2 * c)),
+            bp.ACCURATE: lambda c: cap(ns.requests or max(64, 2 * c)),
             "naive": lambda c: cap(ns.naive_requests or max(32, c)),
             "competent": lambda c: cap(ns.competent_requests or max(48, c))}
 
 
-def _servers(ns: argparse.Namespace, out: Path) -> list[ServerProcess]:
+def _servers(ns: argparse.Namespace, out: Path, accurate_dir: str | None = None) -> list[ServerProcess]:
     model_args = ["--model", ns.model] if ns.model else []
     servers = []
-    for name, module in PEERS:
+    for name, module in PEERS + (((bp.ACCURATE, "api.cli serve"),) if accurate_dir else ()):
+        if name == bp.ACCURATE:
+            model_args = ["--model", accurate_dir]
         port = free_port()
         servers.append(ServerProcess(name, serve_command(port, model_args, module), port,
                                      out / "logs" / f"{name}-server.log"))
@@ -287,6 +288,7 @@ def _plot(result: dict, path: Path) -> None:
 
 def run_bench(ns: argparse.Namespace) -> dict:
     from model.profiles import resolve_stance
+    from model.settings import current
 
     started = time.time()
     out = Path(ns.out)
@@ -297,15 +299,31 @@ def run_bench(ns: argparse.Namespace) -> dict:
     mix = build_article_mix(texts, ns.lengths)
     model_dir = str(resolve_stance(ns.model))  # a profile name or a directory
     floor = _compute_floor(model_dir, mix, ns.matmul_seconds)
-    runtime = prepare_runtime(model_dir)
+    runtime_setting, precision = current().runtime, _precision_setting()
+    runtime = bp.prepare_runtime(model_dir, runtime_setting, precision, ns.gate_dev)
+    accurate_dir, accurate_skip = bp.accurate_target(ns.accurate_model)
+    accurate = {"skipped": accurate_skip} if accurate_skip else {
+        "model": accurate_dir, "floor": bp.model_floor(accurate_dir, mix, floor),
+        "runtime": bp.prepare_runtime(accurate_dir, runtime_setting, precision, ns.gate_dev)}
     load_before = _loadavg()
-    systems = bench_systems(_servers(ns, out), mix, ns.concurrency, _requests_for(ns, limit),
+    systems = bench_systems(_servers(ns, out, accurate_dir), mix, ns.concurrency, _requests_for(ns, limit),
                             startup_timeout=ns.startup_timeout, level_seconds=level_seconds,
                             request_timeout=ns.request_timeout)
     load_after = _loadavg()
+    if accurate_dir:
+        accurate.update({k: systems[bp.ACCURATE][k] for k in ("levels", "rss_mb", "cold_start_s")})
+        accurate["best_articles_per_s"] = max(v["articles_per_s"] for v in accurate["levels"].values())
+        accurate["fraction_of_floor"] = _ratio(accurate["best_articles_per_s"], accurate["floor"]["articles_per_s"])
+    systems.pop(bp.ACCURATE, None)
     result = _summarize(systems, floor, mix, ns)
     result["model"] = model_dir
     result["runtime"] = runtime
+    result["accurate"] = accurate
+    result["cpu"] = bp.cpu_dict()
+    if not ns.no_profile:
+        result["profile"] = bp.run_profile(model_dir, mix, ns.concurrency,
+                                           {c: v["articles_per_s"] for c, v in result["levels"]["presslens"].items()},
+                                           runtime_setting, precision)
     result["bars_met"] = bars_met(result)
     # Other work on the machine skews every number here; the 1-minute load average says how much.
     result["machine_load_1m"] = {"before": load_before, "after": load_after}
@@ -343,6 +361,17 @@ def _side_by_side(r: dict) -> list[str]:
                      f"{(r['cold_start_s'] if not peer else r[f'{name}_cold_start_s']):.1f}"])
     rows.append(["compute floor (fp32 GEMM rate)", f"{fl['articles_per_s']:.2f}",
                  f"{best['presslens'] / fl['articles_per_s']:.2f}x", "100%", "-", "-"])
+    for p, v in fl.get("by_precision", {}).items():
+        if "articles_per_s" in v:
+            rows.append([f"compute floor ({p} GEMM rate)", f"{v['articles_per_s']:.2f}",
+                         f"{best['presslens'] / v['articles_per_s']:.2f}x", f"{v['articles_per_s'] / fl['articles_per_s']:.0%}",
+                         "-", "-"])
+    acc = r.get("accurate") or {}
+    if "best_articles_per_s" in acc:
+        rows.append([f"presslens, accurate profile ({acc['runtime']['precision'].get('precision', 'fp32')})",
+                     f"{acc['best_articles_per_s']:.2f}", "-",
+                     f"{acc['fraction_of_floor']:.1%} of its own fp32 floor ({acc['floor']['articles_per_s']:.2f})",
+                     acc["rss_mb"], f"{acc['cold_start_s']:.1f}"])
     return [markdown_table(["system", "best articles/s", "presslens speedup over it", "share of the floor",
                             "peak RSS MiB", "cold start s"], rows)]
 
@@ -364,6 +393,7 @@ def bench_report_md(r: dict) -> str:
         + (f" ({runtime.get('graph')} graph; fused {', '.join(f'{k} {v}' for k, v in sorted((runtime.get('fused') or {}).items()))}; "
            f"max embedding difference from torch on the probes {runtime.get('probe_max_abs_diff', float('nan')):.1e})"
            if runtime.get("encoder") == "onnx" else "") + ".",
+        *bp.precision_lines(r),
         f"- Compute floor on this machine: {fl['articles_per_s']:.2f} articles/s "
         f"({fl['flops_per_article'] / 1e9:.2f} GFLOP per article at {fl['matmul_gflops']:.1f} GFLOP/s fp32).",
         f"- Label agreement of each peer with presslens on the mix: {agreement}.",
@@ -377,10 +407,15 @@ def bench_report_md(r: dict) -> str:
         for c, v in levels.items():
             rows.append([system, c, f"{v['articles_per_s']:.2f}", f"{v['p50_ms']:.0f}", f"{v['p95_ms']:.0f}",
                          f"{v['ok']}/{v['requests']}", v["rejected_503"]])
+    acc_levels = (r.get("accurate") or {}).get("levels") or {}
+    for c, v in acc_levels.items():
+        rows.append(["presslens (accurate)", c, f"{v['articles_per_s']:.2f}", f"{v['p50_ms']:.0f}", f"{v['p95_ms']:.0f}",
+                     f"{v['ok']}/{v['requests']}", v["rejected_503"]])
     lines.append(markdown_table(["system", "concurrency", "articles/s", "p50 ms", "p95 ms", "ok/sent",
                                  "503 retries"], rows))
     lines += [
         "![throughput](throughput.png)", "",
+        *(bp.profile_section(r["profile"]) if r.get("profile") else []),
         "## Method", "",
         f"- Mix: {r['mix']['articles']} articles built from the seed texts, target lengths "
         f"{', '.join(map(str, r['mix']['target_words']))} words "

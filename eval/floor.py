@@ -48,12 +48,30 @@ def encoder_cost(encoder, articles: Sequence[dict]) -> EncoderCost:
                        int(encoder.max_length), per_article)
 
 
+def _operands(m: int, k: int, n: int, dtype: str, gen):
+    """Operands and the product for ``dtype``: fp32 / bf16 ``torch.mm``; int8 ``torch._int_mm`` (int32 out)."""
+    import torch
+
+    if dtype == "int8":
+        a = torch.randint(-128, 128, (m, k), generator=gen, dtype=torch.int8)
+        b = torch.randint(-128, 128, (k, n), generator=gen, dtype=torch.int8)
+        return a, b, torch._int_mm
+    if dtype not in ("fp32", "bf16"):
+        raise ValueError(f"no matmul rate for dtype {dtype!r}")
+    a, b = torch.randn(m, k, generator=gen), torch.randn(k, n, generator=gen)
+    if dtype == "bf16":
+        a, b = a.to(torch.bfloat16), b.to(torch.bfloat16)
+    return a, b, torch.mm
+
+
 def matmul_gflops(hidden: int = 384, seconds: float = 2.0, shapes: Sequence[tuple[int, int, int]] | None = None,
-                  threads: int | None = None) -> dict:
-    """This machine's fp32 matmul rate (GFLOP/s) with torch, on encoder-shaped GEMMs; the best shape wins.
+                  threads: int | None = None, dtype: str = "fp32") -> dict:
+    """This machine's matmul rate (GFLOP/s; GOP/s for int8) with torch, on encoder-shaped GEMMs; the best
+    shape wins.
 
     Shapes are (tokens, hidden) @ (hidden, 4*hidden) and its transpose, the feed-forward GEMMs that
-    dominate an encoder, plus a square one. Each shape runs for about ``seconds / len(shapes)``.
+    dominate an encoder, plus a square one. Each shape runs for about ``seconds / len(shapes)``. ``dtype``:
+    fp32 (the floor's denominator), bf16 or int8 (the floors of those precisions, shown beside it).
     """
     import torch
 
@@ -64,14 +82,13 @@ def matmul_gflops(hidden: int = 384, seconds: float = 2.0, shapes: Sequence[tupl
     gen = torch.Generator().manual_seed(0)
     with torch.inference_mode():
         for m, k, n in shapes:
-            a = torch.randn(m, k, generator=gen)
-            b = torch.randn(k, n, generator=gen)
-            torch.mm(a, b)  # warm-up: first call allocates and picks a kernel
+            a, b, mm = _operands(m, k, n, dtype, gen)
+            mm(a, b)  # warm-up: first call allocates and picks a kernel
             best = 0.0
             deadline = time.perf_counter() + seconds / len(shapes)
             for _ in range(1000):  # bounded even on a very fast machine
                 t0 = time.perf_counter()
-                torch.mm(a, b)
+                mm(a, b)
                 dt = time.perf_counter() - t0
                 best = max(best, 2.0 * m * k * n / dt / 1e9)
                 if time.perf_counter() > deadline:

@@ -198,6 +198,7 @@ class Encoder:
     """A transformers encoder with mean pooling and L2 normalisation (the sentence-transformers recipe)."""
 
     runtime = "torch"  # the reference; model.runtime.OnnxEncoder serves the same weights through ONNX Runtime
+    precision = "fp32"  # the reference's; lower precisions are exports (model.lowp), never this module
 
     def __init__(
         self,

@@ -126,20 +126,24 @@ class Analyzer:
     @classmethod
     def load(cls, stance_dir: str | os.PathLike | None = None,
              summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
-             abstractive: str | os.PathLike | None = None, runtime: str = "torch") -> Analyzer:
-        """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); torch by default."""
+             abstractive: str | os.PathLike | None = None, runtime: str = "torch",
+             precision: str = "fp32") -> Analyzer:
+        """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); torch by default.
+        ``precision``: ``model.runtime.PRECISIONS``, climbed on an exported runtime (``model.precision``)."""
         return cls.assemble(resolve_stance(stance_dir), summarizer_dir, device=device,
-                            abstractive=abstractive, runtime=runtime)
+                            abstractive=abstractive, runtime=runtime, precision=precision)
 
     @classmethod
     def assemble(cls, stance_dir: str | os.PathLike, summarizer_dir: str | os.PathLike | None = None, *,
                  encoder=None, device: str | None = None,
-                 abstractive: str | os.PathLike | None = None, runtime: str = "torch") -> Analyzer:
+                 abstractive: str | os.PathLike | None = None, runtime: str = "torch",
+                 precision: str = "fp32") -> Analyzer:
         """The stance checkpoint with the summarizer that fits its encoder (``choose_summarizer``).
 
         ``encoder``: an already loaded encoder to reuse if it is the one the checkpoint needs (a reload).
         """
-        stance = StanceModel.from_pretrained(stance_dir, encoder=encoder, device=device, runtime=runtime)
+        stance = StanceModel.from_pretrained(stance_dir, encoder=encoder, device=device, runtime=runtime,
+                                             precision=precision)
         choice = choose_summarizer(stance.encoder.checksum(), stance_dir, summarizer_dir)
         abstract = AbstractiveSummarizer(abstractive, device=device) if abstractive else None
         return cls(stance, choice.summarizer, abstract, summarizer_path=choice.path, summarizer_reason=choice.reason)
@@ -157,7 +161,8 @@ class Analyzer:
     def analyze(self, articles: Sequence[Article], options: AnalyzeOptions | None = None) -> list[Analysis]:
         return self._analyze_embedded(articles, self.embed(articles), options or AnalyzeOptions())
 
-    def _judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
+    def judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
+        """The stance of one article from its sentence embeddings (head, thresholds, voice and speaker rules)."""
         texts = [s.text for s in article.sentences]
         stance = self.stance.judge_article(texts, self.stance.proba_from_embeddings(emb, texts),
                                            [s.is_title for s in article.sentences])
@@ -181,7 +186,7 @@ class Analyzer:
                           options: AnalyzeOptions) -> list[Analysis]:
         results = []
         for article, emb in zip(articles, embeddings, strict=True):
-            stance = self._judge(article, emb)
+            stance = self.judge(article, emb)
             allowed = self.claim_mask(article, stance) if options.claims_only else None
             summary = self.summarizer.summarize(article, emb, max_sentences=options.summary_sentences,
                                                 max_words=options.summary_words, allowed=allowed)

@@ -56,6 +56,24 @@ def cache_root() -> Path:
     return settings.current().onnx_cache
 
 
+PRECISIONS = settings.PRECISIONS  # the choices of PRESSLENS_PRECISION, checked in model.settings
+
+
+class PrecisionSettingError(settings.SettingsError):
+    """A precision given on a command line that is not one of ``PRECISIONS``; its message is one line."""
+
+
+def precision_setting(value: str | None = None) -> str:
+    """The precision asked for: ``value`` (a command-line option) if given, else ``PRESSLENS_PRECISION`` from the
+    settings object (unset is ``auto``); a bad value raises a one-line ``SettingsError``."""
+    if value is None:
+        return settings.current().precision
+    chosen = value.strip().lower() or "auto"
+    if chosen not in PRECISIONS:
+        raise PrecisionSettingError(f"bad precision {value!r}: choose one of {', '.join(PRECISIONS)}")
+    return chosen
+
+
 def onnxruntime_available() -> bool:
     try:
         import onnxruntime  # noqa: F401
@@ -237,6 +255,7 @@ class OnnxEncoder:
 
     runtime = "onnx"
     device = "cpu"
+    precision = "fp32"  # model.lowp sets bf16 / int8 on the encoders it loads
 
     def __init__(self, session, tokenizer, ref: str, max_length: int, dim: int, *, batch_size: int = 32,
                  tokens_per_run: int = 2048, meta: dict | None = None):
@@ -326,11 +345,12 @@ _LOADED_LOCK = threading.Lock()
 
 
 def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | None = None,
-                 threads: int | None = None) -> OnnxEncoder:
+                 threads: int | None = None, load: Callable[..., OnnxEncoder] | None = None) -> OnnxEncoder:
     """The ONNX encoder for fingerprint ``key``: already in memory, else from the cache, else exported now.
 
     An encoder already loaded in this process is shared (a reload of a checkpoint with the same encoder
-    weights costs no memory); ``export(directory)`` is called only when no export exists yet.
+    weights costs no memory); ``export(directory)`` is called only when no export exists yet. ``load``
+    (default ``OnnxEncoder.load``) reads the directory: ``model.lowp.load`` for a bf16/int8 export.
     """
     with _LOADED_LOCK:
         found = _LOADED.get(key)
@@ -340,7 +360,7 @@ def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | N
         if not (directory / META_NAME).is_file():
             log.info("exporting the encoder to ONNX into %s (once per set of weights)", directory)
             export(directory)
-        enc = OnnxEncoder.load(directory, threads=threads)
+        enc = (load or OnnxEncoder.load)(directory, threads=threads)
         _LOADED[key] = enc
         return enc
 

@@ -10,6 +10,7 @@ variable (``SettingsError``). The API's settings carry this object and ``/info``
 | ``PRESSLENS_CACHE_DIR`` | ``cache_dir`` | ``$XDG_CACHE_HOME/presslens`` (``~/.cache/presslens``): ONNX exports under ``onnx/`` |
 | ``PRESSLENS_RUNTIME`` | ``runtime`` | ``auto`` (``onnx``, ``torch``) |
 | ``PRESSLENS_THREADS`` | ``threads`` | unset: up to 2 (the CPUs this process may use) |
+| ``PRESSLENS_PRECISION`` | ``precision`` | ``auto`` (``fp32``, ``bf16``, ``int8``; ``model/precision.py``) |
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 RUNTIMES = ("auto", "onnx", "torch")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
-_READ = ("PRESSLENS_HOME", "PRESSLENS_CACHE_DIR", "PRESSLENS_RUNTIME", "PRESSLENS_THREADS", "XDG_CACHE_HOME")
+_READ = ("PRESSLENS_HOME", "PRESSLENS_CACHE_DIR", "PRESSLENS_RUNTIME", "PRESSLENS_THREADS", "PRESSLENS_PRECISION",
+         "XDG_CACHE_HOME")
 
 
 class SettingsError(ValueError):
@@ -34,7 +36,7 @@ class ModelSettings:
     cache_dir: Path
     runtime: str = "auto"
     threads: int | None = None  # None: default_threads() decides from the CPUs available
-    # The encoder's numeric precision (auto|fp32|bf16|int8): the slot for PRESSLENS_PRECISION, not read yet.
+    # The encoder's numeric precision (auto: the fastest this CPU runs natively that passes the gate)
     precision: str = "auto"
 
     @property
@@ -72,11 +74,15 @@ class ModelSettings:
         runtime = env.get("PRESSLENS_RUNTIME", "").strip().lower() or "auto"
         if runtime not in RUNTIMES:
             raise SettingsError(f"bad setting PRESSLENS_RUNTIME={runtime!r}: expected one of {', '.join(RUNTIMES)}")
+        precision = env.get("PRESSLENS_PRECISION", "").strip().lower() or "auto"
+        if precision not in PRECISIONS:
+            raise SettingsError(f"bad setting PRESSLENS_PRECISION={precision!r}: expected one of {', '.join(PRECISIONS)}")
         return cls(
             home=Path(home).expanduser() if home else Path.home() / ".cache" / "presslens",
             cache_dir=Path(cache).expanduser() if cache else (Path(xdg) if xdg else Path.home() / ".cache") / "presslens",
             runtime=runtime,
             threads=_threads(env.get("PRESSLENS_THREADS", "")),
+            precision=precision,
         )
 
 

@@ -270,11 +270,13 @@ class StanceModel:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, encoder: Encoder | None = None,
-                        device: str | None = None, runtime: str = "torch") -> StanceModel:
+                        device: str | None = None, runtime: str = "torch", precision: str = "fp32") -> StanceModel:
         """Load a checkpoint written by ``save_pretrained``; ``encoder`` reuses an already loaded base.
 
         ``runtime`` (``model.runtime.RUNTIMES``) picks the encoder's inference runtime: the torch
         reference, or an ONNX Runtime export of the same weights (for serving; it cannot be trained).
+        ``precision`` (``model.runtime.PRECISIONS``) climbs the precision ladder (``model.precision``) on an
+        exported runtime; the torch reference is always fp32.
         """
         path = Path(directory)
         config = read_config(path)
@@ -301,8 +303,16 @@ class StanceModel:
         else:
             from .runtime import choose_runtime, export_in_subprocess
 
-            encoder = choose_runtime(runtime, lambda: encoder_sources(config, path), build,
-                                     export=lambda out: export_in_subprocess(path, out))
+            def fp32():
+                return choose_runtime(runtime, lambda: encoder_sources(config, path), build,
+                                      export=lambda out: export_in_subprocess(path, out))
+
+            if precision == "fp32":
+                encoder = fp32()
+            else:
+                from .precision import climb
+
+                encoder = climb(precision, path, lambda: encoder_sources(config, path), fp32)
             _check_frozen_weights(config, encoder)
         if encoder.dim != config.dim:
             raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")

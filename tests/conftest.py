@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Servers and batch jobs started by tests serve fp32 whatever the CPU: tests never depend on the CPU kind
+# (a test of the precision ladder names its precision and its CPU flags itself).
+os.environ.setdefault("PRESSLENS_PRECISION", "fp32")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEEDS = sorted(FIXTURES.glob("00[0-4]_*.txt"))

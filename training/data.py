@@ -203,3 +203,14 @@ def load_basil(directory: str | Path, half: str = "all") -> list[dict]:
         rows.append({"id": f.stem, "title": d.get("title") or None, "text": "\n".join(paragraphs),
                      "label": "neutral", "half": h})
     return rows
+
+
+def gate_dev_set(path: str | None):
+    """A labelled file as the precision gate's dev set (``model.gate.DevSet``), None without a path;
+    ``presslens prepare --gate-dev`` and ``presslens bench --gate-dev`` read it here."""
+    if not path:
+        return None
+    from model.gate import DevSet
+
+    data = load_sentences(path)
+    return DevSet.of(data.texts, data.labels, Path(path).name)

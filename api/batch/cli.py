@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sentences", type=positive, default=3, help="summary budget in sentences (default 3)")
     p.add_argument("--words", type=positive, default=None, help="summary budget in words")
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "int8"],
+                   help="encoder precision, as the server's (default: PRESSLENS_PRECISION, else auto: the fastest "
+                        "this CPU runs natively that passes the gate against fp32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -56,7 +59,7 @@ class _Progress:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from api.cli_common import UsageError
+    from api.cli_common import UsageError, precision_option
 
     from .engines import JobConfig
     from .job import BatchError, run_job
@@ -66,7 +69,7 @@ def run(ns: argparse.Namespace) -> int:
     # The API's per-article limit (PRESSLENS_MAX_CHARS), so the two refuse the same articles.
     cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=ns.sentences,
                     summary_words=ns.words, claims_only=ns.claims_only, max_chars=service_settings().max_chars,
-                    batch_size=ns.batch_size)
+                    batch_size=ns.batch_size, precision=precision_option(ns.precision))
     progress = _Progress(not ns.no_progress)
     try:
         outcome = run_job(ns.inputs, ns.out, cfg, engine=ns.engine, shard_rows=ns.shard_rows,

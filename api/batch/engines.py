@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,10 @@ class JobConfig:
     claims_only: bool = False
     max_chars: int = Settings.model_fields["max_chars"].default  # the API's default; the CLI passes the live one
     batch_size: int = 32  # articles per Analyzer call (bounds memory; the results do not depend on it)
+    # The serving runtime and precision ladder (model/precision.py), as the API has them: part of the job's
+    # settings, since a bf16 run's probabilities differ from fp32's in the third decimal.
+    runtime: str = "auto"
+    precision: str = "auto"
 
     def options(self):
         from model.pipeline import AnalyzeOptions
@@ -48,7 +53,12 @@ def load_analyzer(cfg: JobConfig):
     from model.pipeline import Analyzer
 
     hf_logging.disable_progress_bar()  # a bar per worker would scribble over the job's own progress bar
-    return Analyzer.load(cfg.stance, cfg.summarizer)
+    analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision)
+    choice = getattr(analyzer.encoder, "precision_choice", None) or {}
+    why = choice.get("why") or ("requested (fp32)" if cfg.precision == "fp32" else "the torch runtime serves fp32")
+    print(f"presslens batch: encoder on {analyzer.encoder.runtime}, precision "
+          f"{choice.get('precision', analyzer.encoder.precision)} ({why})", file=sys.stderr)
+    return analyzer
 
 
 def _release_memory() -> None:
@@ -97,6 +107,7 @@ class ShardWorker:
         import torch
 
         torch.set_num_threads(max(1, threads))
+        os.environ["PRESSLENS_THREADS"] = str(max(1, threads))  # ONNX Runtime / OpenVINO: the actor's CPUs only
         self.cfg = JobConfig(**cfg)
         self.out_dir = Path(out_dir)
         self.analyzer = load_analyzer(self.cfg)

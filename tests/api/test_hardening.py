@@ -152,6 +152,7 @@ def test_every_install_path_takes_exact_versions_from_constraints_txt():
     """make, CI (through make) and the image install with `pip install -c constraints.txt`, and the file pins
     every dependency of every extra, exactly, except torch (the install script pins its CPU build)."""
     import re
+
     import tomllib
 
     root = SCRIPTS.parent

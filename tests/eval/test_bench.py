@@ -132,7 +132,8 @@ def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
     out = tmp_path / "bench"
     rc = bench.main(["--out", str(out), "--model", str(tiny_stance_dir), "--concurrency", "1,2",
                      "--lengths", "30,60", "--requests", "2", "--naive-requests", "2", "--competent-requests", "2",
-                     "--matmul-seconds", "0.2", "--level-seconds", "60", "--startup-timeout", "120"])
+                     "--matmul-seconds", "0.2", "--level-seconds", "60", "--startup-timeout", "120",
+                     "--accurate-model", str(tiny_stance_dir)])
     captured = capsys.readouterr()
     assert rc == 0, [ln for ln in captured.err.splitlines() if "error" in ln.lower()]
     printed = json.loads(captured.out)
@@ -153,7 +154,27 @@ def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
     assert data["label_agreement"] == {"naive": 1.0, "competent": 1.0}  # same checkpoint, same answers
     best_competent = max(v["articles_per_s"] for v in data["levels"]["competent"].values())
     assert data["speedup_vs_competent"] == pytest.approx(best / best_competent, rel=1e-3)
+    # What it compared: the CPU, each system's precision, the floors beside fp32's, the accurate rows, the profile.
+    assert data["cpu"]["model"] and isinstance(data["cpu"]["flags"], list)
+    assert data["runtime"]["precision"]["precision"] == "fp32"  # the tests' PRESSLENS_PRECISION
+    assert data["runtime"]["precision"]["why"] == "requested (PRESSLENS_PRECISION=fp32)"
+    for p in ("bf16", "int8"):
+        fl = data["floor"]["by_precision"][p]
+        assert fl["articles_per_s"] == pytest.approx(fl["matmul_gflops"] * 1e9 / data["floor"]["flops_per_article"],
+                                                     rel=1e-3)
+    acc = data["accurate"]
+    assert acc["model"] == str(tiny_stance_dir) and set(acc["levels"]) == {"1", "2"}
+    assert all(v["ok"] == 2 for v in acc["levels"].values()) and acc["rss_mb"] > 0
+    assert "accurate" not in data["levels"] and "speedup_vs_accurate" not in data
+    for c in ("1", "2"):
+        prof = data["profile"][c]
+        assert prof["batch_articles"] == int(c) and prof["seconds_per_article"]["encoder"] > 0
+        assert sum(prof["share"].values()) == pytest.approx(1.0, abs=1e-6)
+        assert prof["not_encoder_share"] == pytest.approx(1 - prof["share"]["encoder"])
     report = (out / "report.md").read_text()
+    assert "- CPU: " in report and "- presslens ran **fp32**" in report and "naive peer ran fp32" in report
+    assert "| compute floor (bf16 GEMM rate) |" in report and "| presslens (accurate) | 1 |" in report
+    assert "## Where a served request's time goes" in report and "| json_parse |" in report
     assert "| presslens | 1 |" in report and "| naive | 2 |" in report and "| competent | 2 |" in report
     assert "| competent peer |" in report and "| compute floor (fp32 GEMM rate) |" in report
     assert "throughput.png" in report
