@@ -24,8 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive, default=32, help="articles per model call (default 32)")
     p.add_argument("--model", default=None, metavar="DIR", help="stance checkpoint (default: the shipped one)")
     p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
-    p.add_argument("--sentences", type=_positive, default=3, help="summary budget in sentences (default 3)")
-    p.add_argument("--words", type=_positive, default=None, help="summary budget in words")
+    p.add_argument("--sentences", type=_positive, default=None,
+                   help="summary budget in sentences (default 3 when --words is not given)")
+    p.add_argument("--words", type=_positive, default=None,
+                   help="summary budget in words: never exceeded; alone, no sentence cap")
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -57,6 +59,7 @@ class _Progress:
 def run(ns: argparse.Namespace) -> int:
     from api.cli import UsageError
     from api.settings import Settings
+    from model.pipeline import summary_budget
 
     from .engines import JobConfig
     from .job import BatchError, run_job
@@ -65,8 +68,9 @@ def run(ns: argparse.Namespace) -> int:
 
     # The API's per-article limit (PRESSLENS_MAX_CHARS), so the two refuse the same articles.
     # TODO(#16 rebase): read it from the one limits module once fix16 lands.
-    cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=ns.sentences,
-                    summary_words=ns.words, claims_only=ns.claims_only, max_chars=Settings().max_chars,
+    sentences, words = summary_budget(ns.sentences, ns.words)
+    cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=sentences,
+                    summary_words=words, claims_only=ns.claims_only, max_chars=Settings().max_chars,
                     batch_size=ns.batch_size)
     progress = _Progress(not ns.no_progress)
     try:
