@@ -111,9 +111,10 @@ def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
     out = tmp_path / "summ"
     rc = main(["train", "summarizer", "--data", f"writers:{writers}", "--cluster-data", f"neus:{_neus(tmp_path)}",
                "--out", str(out), "--encoder", str(tiny_encoder_dir), "--sentences", "2",
-               "--embedding-cache", str(tmp_path / "cache.npz"), "--cv", "2"])
+               "--embedding-cache", str(tmp_path / "cache.npz"), "--cv", "2", "--data-weight", "2"])
     assert rc == 0
     summ = ExtractiveSummarizer.from_pretrained(out)
+    assert summ.config.training["data_weight"] == [2.0]
     assert summ.trained and summ.config.multi is not None
     assert json.loads((out / "training_args.json").read_text())["sentences"] == 2
     assert set(summ.config.training["cv"]) >= {"presslens", "lead", "folds"}
@@ -228,3 +229,13 @@ def test_eval_reports_dangling_openers_per_document(tmp_path, tiny_encoder_dir):
     assert any(int(r["dangling"]) for r in table)  # some baseline leaves "He said" or "But" dangling
     assert "## Readable alone" in (out / "report.md").read_text()
     assert set(by_system) >= {"presslens", "no_coherence", "lead3", "oracle"}
+
+
+def test_data_weights_need_one_positive_weight_per_source():
+    from training.summarizer import TrainSummarizerArgs
+
+    with pytest.raises(DataError, match="one positive weight per --data source"):
+        TrainSummarizerArgs(data=["writers:a.json", "sumllm:b"], data_weight=[10.0], out="x")
+    with pytest.raises(DataError, match="one positive weight"):
+        TrainSummarizerArgs(data=["writers:a.json"], data_weight=[0.0], out="x")
+    assert TrainSummarizerArgs(data=["writers:a.json", "sumllm:b"], data_weight=[10.0, 1.0], out="x").data_weight
