@@ -105,3 +105,23 @@ def test_mmr_unit_must_fit_the_budget_whole():
     # 12 words take "Rain fell ... But they ..." (7 + 5); 11 do not, so the best single sentence that fits wins
     assert sorted(mmr_select(cands, emb, lam=1.0, max_sentences=3, max_words=12, contexts=[ctx])) == [1, 2]
     assert mmr_select(cands, emb, lam=1.0, max_sentences=3, max_words=11, contexts=[ctx]) == [0]
+
+
+def test_event_summary_grounds_each_sentence_in_its_own_article():
+    from model.coverage import event_summary
+
+    a = Article(TEXT)
+    b = Article("Inquiry demanded after minister quits\n\n"
+                "Opposition parties demanded a public inquiry on Wednesday.\n\n"
+                "They said the contracts had cost taxpayers millions.\n\n"
+                "The government said an inquiry was not needed.")
+    summ, emb_a = _scored(a, "He said he had done nothing wrong and would clear his name.")
+    emb_b = np.random.default_rng(1).normal(size=(len(b.sentences), emb_a.shape[1])).astype(np.float32)
+    emb_b /= np.linalg.norm(emb_b, axis=1, keepdims=True)
+    for k in range(1, 6):
+        claims = event_summary([a, b], [emb_a, emb_b], summ, max_sentences=k)
+        assert len(claims) <= k
+        for j, art in enumerate((a, b)):
+            body = [s.text for s in art.body_sentences]
+            pos = sorted(body.index(c.text) for c in claims if c.article_index == j)
+            assert not any(dangling_flags(body, pos))
