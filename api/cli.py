@@ -73,11 +73,12 @@ def _articles(paths: list[str]) -> list:
 
 
 def _analyze(ns: argparse.Namespace) -> int:
-    from model.pipeline import AnalyzeOptions, Analyzer
+    from model.pipeline import AnalyzeOptions, Analyzer, summary_budget
 
     articles = _articles(ns.files)
     analyzer = Analyzer.load(ns.model, ns.summarizer, abstractive=ns.abstractive)
-    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only,
+    sentences, words = summary_budget(ns.sentences, ns.words)
+    opts = AnalyzeOptions(summary_sentences=sentences, summary_words=words, claims_only=ns.claims_only,
                           abstractive=bool(ns.abstractive))
     results = [r.to_dict() for r in analyzer.analyze(articles, opts)]
     if ns.format == "text":
@@ -104,7 +105,7 @@ def _format_coverage(result: dict) -> str:
 
 
 def _coverage(ns: argparse.Namespace) -> int:
-    from model.pipeline import AnalyzeOptions, Analyzer
+    from model.pipeline import AnalyzeOptions, Analyzer, summary_budget
 
     if len(ns.files) < 2:
         raise UsageError("coverage needs at least two articles on the same event")
@@ -113,7 +114,8 @@ def _coverage(ns: argparse.Namespace) -> int:
         if not a.body_sentences:
             raise UsageError(f"{a.id}: no sentences left after cleaning (only a headline)")
     analyzer = Analyzer.load(ns.model, ns.summarizer)
-    opts = AnalyzeOptions(summary_sentences=ns.sentences, summary_words=ns.words, claims_only=ns.claims_only)
+    sentences, words = summary_budget(ns.sentences, ns.words)
+    opts = AnalyzeOptions(summary_sentences=sentences, summary_words=words, claims_only=ns.claims_only)
     result = analyzer.coverage(articles, opts).to_dict()
     if ns.format == "text":
         print(_format_coverage(result))
@@ -182,8 +184,10 @@ def _add_analysis_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--model", default=None, metavar="NAME|DIR",
                    help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
-    p.add_argument("--sentences", type=positive, default=3, help=f"{what} budget in sentences (default 3)")
-    p.add_argument("--words", type=positive, default=None, help=f"{what} budget in words")
+    p.add_argument("--sentences", type=positive, default=None,
+                   help=f"{what} budget in sentences (default 3 when --words is not given)")
+    p.add_argument("--words", type=positive, default=None,
+                   help=f"{what} budget in words: never exceeded; alone, no sentence cap")
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
 
 

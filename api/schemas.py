@@ -72,11 +72,20 @@ class ArticleIn(_Strict):
 
 
 class AnalyzeOptionsIn(_Strict):
-    summary_sentences: int | None = Field(3, ge=1, le=50, description="summary budget in sentences")
-    summary_words: int | None = Field(None, ge=1, le=5000, description="summary budget in words")
+    summary_sentences: int | None = Field(3, ge=1, le=50, description=(
+        "summary budget in sentences (3 when left out, unless summary_words is given; null: no sentence cap)"))
+    summary_words: int | None = Field(None, ge=1, le=5000, description=(
+        "summary budget in words (whitespace-separated), never exceeded; given alone, no sentence cap"))
     claims_only: bool = Field(False, description="leave the writer's commentary out of the summary")
 
     _integral_budgets = field_validator("summary_sentences", "summary_words", mode="before")(_integral)
+
+    @model_validator(mode="after")
+    def _word_budget_alone(self):
+        # model.pipeline.summary_budget's rule: a word budget alone is not capped by the sentence default
+        if self.summary_words is not None and "summary_sentences" not in self.model_fields_set:
+            self.summary_sentences = None
+        return self
 
 
 class AnalyzeRequest(AnalyzeOptionsIn):
@@ -111,6 +120,7 @@ class SentenceOut(_Open):
     start: int
     end: int
     is_title: bool
+    paragraph: int = Field(description="the paragraph the sentence is in (0: the headline's, when there is one)")
     commentary: bool
     probability: float
     reported: bool

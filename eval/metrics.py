@@ -147,3 +147,26 @@ def rouge(summary: Sequence[str], references: Sequence[str]) -> dict[str, float]
     prediction = "\n".join(s.strip() for s in summary if s and s.strip())
     targets = ["\n".join(split_sentences(r)) for r in refs]
     return best_reference_rouge(prediction, targets)
+
+
+# ----------------------------------------------------------------------------------------- coherence
+
+
+def dangling_openers(articles: Sequence, picked: Sequence[tuple[int, int]]) -> list[bool]:
+    """Per summary sentence, whether its opening pronoun or connective has its referent outside the summary.
+
+    ``articles`` are ``model.text.Article`` objects; ``picked`` the summary as (article number, sentence index)
+    pairs. The rule is the one the selector follows, ``model.coherence`` (a sentence opening with He, This,
+    But, ... dangles unless the article sentence before it is in the summary or, for a pronoun, the names of
+    its nearest named predecessor appear earlier in the summary; the first body sentence never dangles).
+    """
+    from model.coherence import Context
+    from model.summarizer import body_indices
+
+    bodies = {j: body_indices(articles[j]) for j in {j for j, _ in picked}}
+    contexts = {j: Context.of([articles[j].sentences[i].text for i in body]) for j, body in bodies.items()}
+    positions = [(j, bodies[j].index(i)) for j, i in picked]
+    selected: dict[int, set[int]] = {}
+    for j, p in positions:
+        selected.setdefault(j, set()).add(p)
+    return [contexts[j].dangling(p, selected[j]) for j, p in positions]

@@ -67,6 +67,8 @@ from .provenance import (  # noqa: F401
 )
 from .tables import (  # noqa: F401
     classifier_table_md,
+    coherence_counts,
+    coherence_md,
     compare_classifiers,
     compare_summarizers,
     fmt_ci,
@@ -147,16 +149,22 @@ def write_summary_report(out_dir: str | os.PathLike, *, doc_ids: Sequence[str],
                          primary: str = "presslens", ceilings: Sequence[str] = ("oracle",),
                          title: str = "Summary evaluation", extra: Mapping[str, Any] | None = None,
                          n_resamples: int = N_RESAMPLES, seed: int = DEFAULT_SEED,
-                         baselines: Sequence[str] | None = None) -> dict[str, Any]:
+                         baselines: Sequence[str] | None = None,
+                         dangling: Mapping[str, Sequence[Sequence[bool]]] | None = None) -> dict[str, Any]:
     """metrics.json, report.md, predictions.csv (per document and system: ROUGE and the summary) and
     rouge.png for a summary eval. ``scores[system]`` is one :func:`eval.metrics.rouge` dict per document;
-    ``summaries[system]`` the selected sentences per document (optional). Returns the metrics written."""
+    ``summaries[system]`` the selected sentences per document (optional); ``dangling[system]`` per document
+    one flag per summary sentence (:func:`eval.metrics.dangling_openers`; optional). Returns the metrics
+    written."""
     from training.rouge import ROUGE_TYPES
 
     out = Path(out_dir)
     result = compare_summarizers(scores, primary, ceilings=ceilings, n_resamples=n_resamples, seed=seed,
                                  baselines=baselines)
     metrics = dict(result)
+    counts = coherence_counts(dangling) if dangling is not None else None
+    if counts is not None:
+        metrics["coherence"] = counts
     if extra:
         metrics["run"] = dict(extra)
     write_metrics(out, metrics)
@@ -166,10 +174,13 @@ def write_summary_report(out_dir: str | os.PathLike, *, doc_ids: Sequence[str],
         for name in scores:
             row: dict[str, Any] = {"doc_id": ident, "system": name,
                                    **{t: float(scores[name][i][t]) for t in ROUGE_TYPES}}
+            if dangling is not None and name in dangling:
+                row |= {"sentences": len(dangling[name][i]), "dangling": int(sum(dangling[name][i]))}
             if summaries is not None and name in summaries:
                 row["summary"] = "\n".join(summaries[name][i])
             rows.append(row)
-    columns = ["doc_id", "system", *ROUGE_TYPES] + (["summary"] if summaries is not None else [])
+    columns = ["doc_id", "system", *ROUGE_TYPES] + (["sentences", "dangling"] if dangling is not None else []) \
+        + (["summary"] if summaries is not None else [])
     write_predictions_csv(out / "predictions.csv", rows, columns)
     plot_rouge_bars(rouge_plot_input(result), out / "rouge.png",
                     title=f"ROUGE F1 by system, n={result['n']} (95% bootstrap CI)")
@@ -177,7 +188,9 @@ def write_summary_report(out_dir: str | os.PathLike, *, doc_ids: Sequence[str],
           f"over documents ({n_resamples} resamples, seed {seed}).", ""]
     if extra:
         md += [markdown_table(["setting", "value"], [[k, v] for k, v in sorted(extra.items())]), ""]
-    md += [summarizer_table_md(result), "![ROUGE by system](rouge.png)", "",
-           "Per-document scores and summaries of every system: `predictions.csv`."]
+    md += [summarizer_table_md(result), "![ROUGE by system](rouge.png)", ""]
+    if counts is not None:
+        md += [coherence_md(counts, dangling, summaries, doc_ids, primary), ""]
+    md += ["Per-document scores and summaries of every system: `predictions.csv`."]
     write_text(out / "report.md", "\n".join(md))
     return metrics

@@ -198,3 +198,35 @@ def rouge_plot_input(result: Mapping[str, Any]) -> dict[str, dict[str, tuple[flo
     """:func:`compare_summarizers` output reshaped for :func:`plot_rouge_bars`."""
     return {name: {t: (v["value"], v["ci_low"], v["ci_high"]) for t, v in per.items()}
             for name, per in result["systems"].items()}
+
+
+def coherence_counts(dangling: Mapping[str, Sequence[Sequence[bool]]]) -> dict[str, dict[str, Any]]:
+    """Per system: summary sentences, how many dangle (``eval.metrics.dangling_openers``) and their share."""
+    out = {}
+    for name, docs in dangling.items():
+        n = sum(len(d) for d in docs)
+        k = sum(sum(d) for d in docs)
+        out[name] = {"sentences": n, "dangling": k, "dangling_share": round(k / n, 4) if n else 0.0}
+    return out
+
+
+def coherence_md(counts: Mapping[str, Mapping[str, Any]], dangling: Mapping[str, Sequence[Sequence[bool]]],
+                 summaries: Mapping[str, Sequence[Sequence[str]]] | None, doc_ids: Sequence[str],
+                 primary: str, examples: int = 3) -> str:
+    """The dangling-opener table and, per system, a few of its dangling sentences."""
+    order = [primary] + sorted(s for s in counts if s != primary)
+    rows = [[f"**{s}**" if s == primary else s, counts[s]["sentences"], counts[s]["dangling"],
+             f"{100 * counts[s]['dangling_share']:.1f}%"] for s in order]
+    md = ["## Readable alone", "",
+          "Summary sentences whose opening pronoun or connective (He, His, This, But, However, Also, ...) has its "
+          "referent outside the summary: the article sentence before it is not selected and, for a pronoun, no "
+          "name of its nearest named predecessor appears earlier in the summary (`model/coherence.py`).", "",
+          markdown_table(["system", "summary sentences", "dangling", "share"], rows)]
+    if summaries is None:
+        return "\n".join(md)
+    for s in order:
+        found = [(doc_ids[d], summaries[s][d][k]) for d, flags in enumerate(dangling[s])
+                 for k, bad in enumerate(flags) if bad][:examples]
+        if found:
+            md += ["", f"Examples, {s}:", ""] + [f"- `{ident}`: {text}" for ident, text in found]
+    return "\n".join(md)

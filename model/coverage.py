@@ -25,7 +25,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .claims import quoted_spans
-from .summarizer import Candidate, ExtractiveSummarizer, body_indices, mmr_select
+from .coherence import Context
+from .selection import Candidate, mmr_select, with_antecedents
+from .summarizer import ExtractiveSummarizer, body_indices
 from .text import Article
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -102,19 +104,22 @@ def event_summary(articles: Sequence[Article], embs: Sequence[np.ndarray], summa
                   max_sentences: int | None = 3, max_words: int | None = None,
                   allowed: Sequence[Sequence[bool]] | None = None,
                   scores: list[np.ndarray] | None = None) -> list[Claim]:
-    """MMR over all articles' sentences with multi-article salience; returned by position, then article."""
+    """MMR over all articles' sentences with multi-article salience, each sentence readable alone (its
+    grounding sentences come from its own article); returned by position, then article."""
     scores = scores if scores is not None else multi_scores(articles, embs, summarizer)
     cands: list[Candidate] = []
     for j, (a, sal) in enumerate(zip(articles, scores, strict=True)):
         for k, i in enumerate(body_indices(a)):
             if allowed is None or allowed[j][i]:
                 cands.append(Candidate(j, k, i, len(a.sentences[i].text.split()), float(sal[k])))
-    cands = summarizer.cap(cands)
+    contexts = ([Context.of([a.sentences[i].text for i in body_indices(a)]) for a in articles]
+                if summarizer.config.coherent else None)
+    cands = with_antecedents(summarizer.cap(cands), cands, contexts)
     if not cands:
         return []
     emb = np.stack([embs[c.article][c.index] for c in cands])
     chosen = mmr_select(cands, emb, lam=summarizer.config.mmr_lambda, max_sentences=max_sentences,
-                        max_words=max_words)
+                        max_words=max_words, contexts=contexts)
     picked = sorted((cands[j] for j in chosen), key=lambda c: (c.body_pos, c.article))
     return [_claim(articles, c.article, c.index, c.score) for c in picked]
 

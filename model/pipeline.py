@@ -63,6 +63,19 @@ def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | Non
     return SummarizerChoice(ExtractiveSummarizer(), None, reason)
 
 
+#: the summary's sentence budget when the user gives no budget at all
+DEFAULT_SUMMARY_SENTENCES = 3
+
+
+def summary_budget(sentences: int | None, words: int | None) -> tuple[int | None, int | None]:
+    """(sentences, words) as a user means them: a word budget alone is a word budget (no sentence cap);
+    with neither, ``DEFAULT_SUMMARY_SENTENCES`` sentences. The CLI and the batch command resolve through here;
+    the API's schema applies the same rule to a request that leaves ``summary_sentences`` out."""
+    if sentences is None and words is None:
+        return DEFAULT_SUMMARY_SENTENCES, None
+    return sentences, words
+
+
 @dataclass
 class AnalyzeOptions:
     summary_sentences: int | None = 3
@@ -84,6 +97,7 @@ class Analysis:
         for s, st in zip(self.article.sentences, self.stance.sentences, strict=True):
             sents.append({
                 "index": s.index, "text": s.text, "start": s.start, "end": s.end, "is_title": s.is_title,
+                "paragraph": s.paragraph,
                 "commentary": st.commentary, "probability": round(st.probability, 4),
                 "reported": st.reported, "speaker": st.speaker,
             })

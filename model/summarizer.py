@@ -11,7 +11,11 @@ them a documented hand-set prior is used.
 Selection is maximal marginal relevance over a capped candidate set (the ``max_candidates`` most salient
 sentences), so the cost is linear in article length: every feature is a pass over the sentences or a
 product with a fixed-size vector (the centroid, the headline, the lead), never a full sentence-by-sentence
-similarity matrix. Summaries come back in article order with character offsets and scores.
+similarity matrix. Selection (``model.selection``) honours the budgets exactly (never more sentences or
+words than asked) and keeps each sentence readable alone: a sentence whose opener ("He", "This", "But")
+needs the sentence before it comes with that sentence or is passed over (``model.coherence``; the
+``dangling`` feature is the scorer's older, looser input and stays as trained). Summaries come back in
+article order with character offsets and scores.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .claims import attribute
+from .coherence import Context
 from .encoder import ModelLoadError
 from .io import atomic_dir
+from .selection import Candidate, mmr_select, with_antecedents
 from .text import Article
 
 if TYPE_CHECKING:
@@ -285,6 +291,8 @@ class ScorerConfig:
     multi: Scorer | SequenceScorer | None = None  # for several articles summarised together; else ``single``
     mmr_lambda: float = 0.8
     max_candidates: int = 64
+    # keep every summary sentence readable alone (``model.selection``); False only for ablations
+    coherent: bool = True
     training: dict = field(default_factory=dict)
     # ``weights_checksum`` of the encoder whose embeddings the trained scorer's features came from: its
     # standardisation and weights fit that encoder's similarities (None: the prior, or not recorded).
@@ -298,43 +306,6 @@ class SummarySentence:
     start: int
     end: int
     score: float
-
-
-@dataclass
-class Candidate:
-    """A sentence competing for a place in a (possibly multi-article) summary."""
-
-    article: int
-    body_pos: int
-    index: int
-    words: int
-    score: float
-
-
-def mmr_select(cands: list[Candidate], emb: np.ndarray, *, lam: float, max_sentences: int | None,
-               max_words: int | None) -> list[int]:
-    """Indices into ``cands`` chosen by MMR until the sentence or word budget is spent."""
-    chosen: list[int] = []
-    words = 0
-    max_sim = np.zeros(len(cands), dtype=np.float32)  # similarity to the closest chosen sentence
-    taken = np.zeros(len(cands), dtype=bool)
-    sal = np.array([c.score for c in cands], dtype=np.float32)
-    while cands and (max_sentences is None or len(chosen) < max_sentences):
-        val = lam * sal - (1 - lam) * max_sim
-        val[taken] = -np.inf
-        if max_words is not None and chosen:
-            over = np.array([words + c.words > max_words for c in cands])
-            val[over] = -np.inf
-        best = int(np.argmax(val))
-        if not np.isfinite(val[best]):
-            break
-        chosen.append(best)
-        taken[best] = True
-        words += cands[best].words
-        max_sim = np.maximum(max_sim, emb @ emb[best])
-        if max_words is not None and words >= max_words:
-            break
-    return chosen
 
 
 def _scorer_from_dict(d: dict, directory: Path) -> Scorer | SequenceScorer:
@@ -380,17 +351,19 @@ class ExtractiveSummarizer:
         max_words: int | None = None,
         allowed: Sequence[bool] | None = None,
     ) -> list[SummarySentence]:
-        """Pick sentences by MMR within the budget; ``allowed`` (per sentence) can exclude some."""
+        """Pick sentences by MMR within the budgets (either may be None; both are honoured exactly), each
+        readable alone; ``allowed`` (per sentence) can exclude some."""
         body = body_indices(article)
         if not body:
             return []
         sal = self.scores(article, embeddings)
-        cands = [Candidate(0, k, i, len(article.sentences[i].text.split()), float(sal[k]))
-                 for k, i in enumerate(body) if allowed is None or allowed[i]]
-        cands = self.cap(cands)
+        pool = [Candidate(0, k, i, len(article.sentences[i].text.split()), float(sal[k]))
+                for k, i in enumerate(body) if allowed is None or allowed[i]]
+        contexts = [Context.of([article.sentences[i].text for i in body])] if self.config.coherent else None
+        cands = with_antecedents(self.cap(pool), pool, contexts)
         emb = embeddings[[c.index for c in cands]] if cands else np.zeros((0, embeddings.shape[1]))
         chosen = mmr_select(cands, emb, lam=self.config.mmr_lambda, max_sentences=max_sentences,
-                            max_words=max_words)
+                            max_words=max_words, contexts=contexts)
         out = []
         for c in sorted((cands[j] for j in chosen), key=lambda c: c.index):
             s = article.sentences[c.index]
@@ -412,6 +385,7 @@ class ExtractiveSummarizer:
                 "single": scorer_dict(self.config.single, "single"),
                 "multi": scorer_dict(self.config.multi, "multi") if self.config.multi is not None else None,
                 "mmr_lambda": self.config.mmr_lambda, "max_candidates": self.config.max_candidates,
+                "coherent": self.config.coherent,
                 "encoder_checksum": self.config.encoder_checksum, "training": self.config.training}
 
     def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,
@@ -454,6 +428,7 @@ class ExtractiveSummarizer:
                 raise ValueError(f"unknown features {sorted(unknown)}")
             config = ScorerConfig(single=single, multi=multi, mmr_lambda=float(data.get("mmr_lambda", 0.8)),
                                   max_candidates=int(data.get("max_candidates", 64)),
+                                  coherent=bool(data.get("coherent", True)),
                                   training=data.get("training", {}) or {},
                                   encoder_checksum=data.get("encoder_checksum"))
             if config.encoder_checksum is not None and not isinstance(config.encoder_checksum, str):

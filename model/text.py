@@ -55,13 +55,16 @@ _WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence of a cleaned article; ``start``/``end`` index into ``Article.clean_text``."""
+    """One sentence of a cleaned article; ``start``/``end`` index into ``Article.clean_text``; ``paragraph``
+    numbers the blank-line-separated blocks of ``clean_text`` (the headline, when there is one, is block 0):
+    the input's paragraphs (lines of text, ``<p>`` of HTML), so a reader can be shown the article as written."""
 
     index: int
     text: str
     start: int
     end: int
     is_title: bool = False
+    paragraph: int = 0
 
 
 @dataclass
@@ -218,7 +221,7 @@ def segment(text: str, title: str | None = None) -> tuple[str, list[Sentence]]:
         offset = len(headline) + 2
     for para in paragraphs:
         for a, b in split_sentences(para):
-            sentences.append(Sentence(len(sentences), para[a:b], offset + a, offset + b))
+            sentences.append(Sentence(len(sentences), para[a:b], offset + a, offset + b, paragraph=len(parts)))
         parts.append(para)
         offset += len(para) + 2
     return "\n\n".join(parts), sentences

@@ -25,8 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, metavar="NAME|DIR",
                    help="stance model: a profile (default, accurate) or a checkpoint directory (default: default)")
     p.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint")
-    p.add_argument("--sentences", type=positive, default=3, help="summary budget in sentences (default 3)")
-    p.add_argument("--words", type=positive, default=None, help="summary budget in words")
+    p.add_argument("--sentences", type=positive, default=None,
+                   help="summary budget in sentences (default 3 when --words is not given)")
+    p.add_argument("--words", type=positive, default=None,
+                   help="summary budget in words: never exceeded; alone, no sentence cap")
     p.add_argument("--claims-only", action="store_true", help="leave the writer's commentary out of the summary")
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "int8"],
                    help="encoder precision, as the server's (default: PRESSLENS_PRECISION, else auto: the fastest "
@@ -60,6 +62,7 @@ class _Progress:
 
 def run(ns: argparse.Namespace) -> int:
     from api.cli_common import UsageError, precision_option
+    from model.pipeline import summary_budget
 
     from .engines import JobConfig
     from .job import BatchError, run_job
@@ -67,8 +70,9 @@ def run(ns: argparse.Namespace) -> int:
     from .store import OutputError
 
     # The API's per-article limit (PRESSLENS_MAX_CHARS), so the two refuse the same articles.
-    cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=ns.sentences,
-                    summary_words=ns.words, claims_only=ns.claims_only, max_chars=service_settings().max_chars,
+    sentences, words = summary_budget(ns.sentences, ns.words)
+    cfg = JobConfig(stance=ns.model, summarizer=ns.summarizer, summary_sentences=sentences,
+                    summary_words=words, claims_only=ns.claims_only, max_chars=service_settings().max_chars,
                     batch_size=ns.batch_size, precision=precision_option(ns.precision))
     progress = _Progress(not ns.no_progress)
     try:

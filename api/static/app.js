@@ -32,7 +32,49 @@ function el(tag, attrs = {}, text) {
   return node;
 }
 
-function renderResult(r) {
+// The id of sentence `index` of the n-th result card: key claims link to it.
+const sentenceId = (n, index) => `r${n}-s${index}`;
+
+function claimLink(n, claim) {
+  const a = el("a", { href: `#${sentenceId(n, claim.index)}`, class: "claim-link" }, claim.text);
+  a.addEventListener("click", (event) => {
+    const target = document.getElementById(sentenceId(n, claim.index));
+    if (!target) return;
+    event.preventDefault();
+    history.replaceState(null, "", `#${target.id}`);
+    document.querySelectorAll(".article-text .focus").forEach(x => x.classList.remove("focus"));
+    target.classList.add("focus");
+    target.scrollIntoView({ block: "center" });
+  });
+  return a;
+}
+
+// The article as written: one <p> per input paragraph (the `paragraph` of each sentence), commentary
+// highlighted, every sentence's P(commentary) on hover.
+function renderArticle(r, n) {
+  const body = el("div", { class: "article-text" });
+  let para = null, current = null;
+  for (const s of r.sentences) {
+    if (s.is_title) { body.appendChild(el("p", { class: "title" }, s.text)); continue; }
+    if (para === null || s.paragraph !== current) {
+      para = el("p", { class: "paragraph" });
+      body.appendChild(para);
+      current = s.paragraph;
+    } else {
+      para.appendChild(document.createTextNode(" "));
+    }
+    const hover = `${s.commentary ? "commentary" : "not commentary"}, p=${s.probability.toFixed(2)}`;
+    const span = s.commentary
+      ? el("mark", { class: "commentary", title: hover }, s.text)
+      : el("span", { class: "sentence", title: hover }, s.text);
+    span.id = sentenceId(n, s.index);
+    span.dataset.index = String(s.index);
+    para.appendChild(span);
+  }
+  return body;
+}
+
+function renderResult(r, n) {
   const card = el("article", { class: "result", "data-id": r.id, "data-label": r.label });
   const head = el("h2", {}, r.title || r.id);
   card.appendChild(head);
@@ -46,26 +88,15 @@ function renderResult(r) {
   card.appendChild(el("h3", {}, "Key claims"));
   const ul = el("ul", { class: "summary" });
   for (const s of r.summary) {
-    const li = el("li", {}, s.text);
+    const li = el("li");
+    li.appendChild(claimLink(n, s));
     if (s.speaker) li.appendChild(el("span", { class: "speaker" }, ` (${s.speaker})`));
     ul.appendChild(li);
   }
   card.appendChild(ul);
 
   card.appendChild(el("h3", {}, "Article"));
-  const body = el("div", { class: "article-text" });
-  let para = el("p");
-  for (const s of r.sentences) {
-    if (s.is_title) { body.appendChild(el("p", { class: "title" }, s.text)); continue; }
-    const span = s.commentary
-      ? el("mark", { class: "commentary", title: `commentary, p=${s.probability.toFixed(2)}` }, s.text)
-      : el("span", { class: "sentence" }, s.text);
-    span.dataset.index = String(s.index);
-    para.appendChild(span);
-    para.appendChild(document.createTextNode(" "));
-  }
-  body.appendChild(para);
-  card.appendChild(body);
+  card.appendChild(renderArticle(r, n));
   return card;
 }
 
@@ -90,7 +121,8 @@ function renderCoverage(coverage) {
   const claimList = (claims, cls, withSource) => {
     const ul = el("ul", { class: cls });
     for (const c of claims) {
-      const li = el("li", {}, c.text);
+      const li = el("li");
+      li.appendChild(claimLink(c.article_index + 1, c));
       const who = [c.speaker, withSource ? c.article : null].filter(Boolean).join(", ");
       if (who) li.appendChild(el("span", { class: "speaker" }, ` (${who})`));
       ul.appendChild(li);
@@ -143,7 +175,7 @@ async function analyze(event) {
     // Several articles: one coverage call returns each article's analysis and the cross-outlet view.
     const coverage = articles.length > 1 ? await post("/v1/coverage", payload) : null;
     const data = coverage ? { model: coverage.model, results: coverage.articles } : await post("/v1/analyze", payload);
-    for (const r of data.results) $("#results").appendChild(renderResult(r));
+    data.results.forEach((r, i) => $("#results").appendChild(renderResult(r, i + 1)));
     if (coverage) renderCoverage(coverage);
     status.textContent = `Done: ${data.results.length} article${data.results.length === 1 ? "" : "s"} (model ${data.model}).`;
   } catch (err) {

@@ -54,6 +54,15 @@ def test_claims_only_and_word_budget_are_passed_through(client, tiny_analyzer, s
     assert not any(s["commentary"] for s in got["summary"])
 
 
+def test_a_word_budget_alone_is_not_capped_at_three_sentences(client, seed_texts):
+    got = client.post("/v1/analyze", json={"articles": [{"text": seed_texts["001"]}], "summary_words": 150}).json()
+    summary = got["results"][0]["summary"]
+    assert len(summary) > 3 and sum(len(s["text"].split()) for s in summary) <= 150
+    capped = client.post("/v1/analyze", json={"articles": [{"text": seed_texts["001"]}], "summary_words": 150,
+                                              "summary_sentences": 3}).json()["results"][0]["summary"]
+    assert len(capped) == 3
+
+
 def test_summarize_and_classify_are_the_two_halves(client, seed_texts):
     req = {"articles": [{"id": "a", "title": "Talks in London", "text": seed_texts["001"]}]}
     full = client.post("/v1/analyze", json=req).json()["results"][0]

@@ -32,6 +32,22 @@ def test_analyze_json(tiny_stance_dir, capsys):
         assert all("Advertisement" not in s["text"] for s in d["sentences"])
 
 
+def test_words_is_a_word_budget_not_capped_by_the_sentence_default(tiny_stance_dir, capsys):
+    def summary(*budget):
+        code, out, err = _run(["analyze", "--model", str(tiny_stance_dir), *budget, str(SEEDS[1])], capsys)
+        assert code == 0, err
+        return json.loads(out)[0]["summary"]
+
+    words = lambda s: sum(len(x["text"].split()) for x in s)  # noqa: E731
+    loose = summary("--words", "150")
+    assert len(loose) > 3 and words(loose) <= 150
+    assert len(summary()) == 3  # no budget at all: three sentences
+    both = summary("--words", "150", "--sentences", "2")
+    assert len(both) <= 2 and words(both) <= 150
+    tight = summary("--words", "30")
+    assert words(tight) <= 30
+
+
 def test_analyze_stdin_and_text_format(tiny_stance_dir, capsys, monkeypatch):
     raw = SEEDS[2].read_bytes()
     code, out, err = _run(["analyze", "--model", str(tiny_stance_dir), "--format", "text", "-"], capsys, raw, monkeypatch)

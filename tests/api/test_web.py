@@ -151,3 +151,42 @@ def test_article_text_is_not_interpreted_as_markup(browser, server):
     cards = _analyze(browser, server, [evil])
     assert browser.title == "presslens"
     assert not cards[0].find_elements(By.CSS_SELECTOR, ".article-text img")
+
+
+def test_article_keeps_its_paragraphs_and_key_claims_link_to_their_sentences(browser, server):
+    from selenium.webdriver.common.by import By
+
+    first = ("Ministers from both countries met in London on Friday to discuss the dispute over fishing rights. "
+             "The talks lasted four hours and ended without a joint statement.")
+    second = ("Officials said a second round would take place in Paris next month. "
+              "Critics called the meeting a waste of time and money.")
+    text = f"Fishing talks end without a deal\n\n{first}\n\n{second}"
+    card = _analyze(browser, server, [text])[0]
+    api = httpx.post(f"{server}/v1/analyze", json={"articles": [{"id": "article-1", "text": text}]},
+                     timeout=60).json()["results"][0]
+    paragraphs = card.find_elements(By.CSS_SELECTOR, ".article-text p.paragraph")
+    assert [p.text for p in paragraphs] == [first, second]
+    # highlighting and the per-sentence probability survive the paragraphs
+    shown = card.find_elements(By.CSS_SELECTOR, ".article-text p.paragraph > mark, .article-text p.paragraph > span")
+    body = [s for s in api["sentences"] if not s["is_title"]]
+    assert [x.text for x in shown] == [s["text"] for s in body]
+    for x, s in zip(shown, body, strict=True):
+        assert x.tag_name == ("mark" if s["commentary"] else "span")
+        assert x.get_attribute("title").endswith(f"p={s['probability']:.2f}")
+    # every key claim links to its own sentence in the article, and a click brings it into view
+    links = card.find_elements(By.CSS_SELECTOR, "ul.summary li a.claim-link")
+    assert len(links) == len(api["summary"]) >= 1
+    for link, claim in zip(links, api["summary"], strict=True):
+        target = card.find_element(By.ID, link.get_attribute("href").split("#", 1)[1])
+        assert target.text == claim["text"] == link.text
+        assert target.get_attribute("data-index") == str(claim["index"])
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight);")
+    last = links[-1]
+    browser.execute_script("arguments[0].click();", last)
+    target_id = last.get_attribute("href").split("#", 1)[1]
+    assert browser.execute_script("return location.hash") == f"#{target_id}"
+    assert "focus" in card.find_element(By.ID, target_id).get_attribute("class")
+    top, bottom, height = browser.execute_script(
+        "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+        "return [r.top, r.bottom, window.innerHeight];", target_id)
+    assert 0 <= top and bottom <= height

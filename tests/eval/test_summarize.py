@@ -111,9 +111,10 @@ def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
     out = tmp_path / "summ"
     rc = main(["train", "summarizer", "--data", f"writers:{writers}", "--cluster-data", f"neus:{_neus(tmp_path)}",
                "--out", str(out), "--encoder", str(tiny_encoder_dir), "--sentences", "2",
-               "--embedding-cache", str(tmp_path / "cache.npz"), "--cv", "2"])
+               "--embedding-cache", str(tmp_path / "cache.npz"), "--cv", "2", "--data-weight", "2"])
     assert rc == 0
     summ = ExtractiveSummarizer.from_pretrained(out)
+    assert summ.config.training["data_weight"] == [2.0]
     assert summ.trained and summ.config.multi is not None
     assert json.loads((out / "training_args.json").read_text())["sentences"] == 2
     assert set(summ.config.training["cv"]) >= {"presslens", "lead", "folds"}
@@ -177,3 +178,64 @@ def test_eval_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("presslens: error:") and "no such file" in err
     assert main(["train", "summarizer", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_dangling_openers_on_hand_made_articles():
+    from eval.metrics import dangling_openers
+    from model.text import Article
+
+    a = Article("Transport minister quits post\n\n"
+                "The transport minister, John Smith, resigned on Tuesday.\n\n"
+                "A report found that contracts went to friends of officials.\n\n"
+                "He said he had done nothing wrong.\n\n"
+                "Opposition leaders welcomed the move.")
+    report, he_said, opposition = 2, 3, 4  # sentence indices (0 is the headline)
+    assert a.sentences[he_said].text.startswith("He said")
+    # a dangling "He said": the sentence before it is out, and nothing earlier in the summary names him
+    assert dangling_openers([a], [(0, he_said), (0, opposition)]) == [True, False]
+    # its antecedent selected: not counted
+    assert dangling_openers([a], [(0, report), (0, he_said)]) == [False, False]
+    # clusters: each sentence is judged within its own article
+    b = Article("Storm hits the coast\n\nA storm hit the coast.\n\nBut the damage was light.")
+    assert dangling_openers([b, a], [(0, 2), (1, he_said)]) == [True, True]
+    assert dangling_openers([b, a], [(0, 1), (0, 2)]) == [False, False]
+
+
+def test_eval_reports_dangling_openers_per_document(tmp_path, tiny_encoder_dir):
+    import csv
+
+    from api.cli import main
+
+    rows = [{"article_id": "m1", "summary": "John Smith resigned over contracts; he denies wrongdoing.",
+             "article": "Transport minister quits post\n\nThe transport minister resigned on Tuesday.\n\n"
+                        "A report found that contracts went to friends of officials.\n\n"
+                        "He said he had done nothing wrong.\n\nBut critics wanted an inquiry."}]
+    data = tmp_path / "w.json"
+    data.write_text(json.dumps(rows))
+    out = tmp_path / "r"
+    assert main(["eval", "summarize", "--data", str(data), "--format", "writers", "--out", str(out),
+                 "--encoder", str(tiny_encoder_dir), "--sentences", "2"]) == 0
+    coherence = json.loads((out / "metrics.json").read_text())["coherence"]
+    assert coherence["lead3"] == {"sentences": 2, "dangling": 0, "dangling_share": 0.0}
+    assert coherence["presslens"]["dangling"] == 0  # the selector never leaves an opener dangling
+    table = list(csv.DictReader((out / "predictions.csv").open()))
+    by_system = {r["system"]: r for r in table}
+    for r in table:  # "He" has no named referent: only the sentence before it grounds it, as for "But"
+        flagged = [s for s in r["summary"].split("\n") if s.startswith(("He said", "But critics"))]
+        prev_in = {"He said he had done nothing wrong.": "A report found that contracts went to friends of officials.",
+                   "But critics wanted an inquiry.": "He said he had done nothing wrong."}
+        want = sum(prev_in[s] not in r["summary"].split("\n") for s in flagged)
+        assert int(r["dangling"]) == want and int(r["sentences"]) == len(r["summary"].split("\n"))
+    assert any(int(r["dangling"]) for r in table)  # some baseline leaves "He said" or "But" dangling
+    assert "## Readable alone" in (out / "report.md").read_text()
+    assert set(by_system) >= {"presslens", "no_coherence", "lead3", "oracle"}
+
+
+def test_data_weights_need_one_positive_weight_per_source():
+    from training.summarizer import TrainSummarizerArgs
+
+    with pytest.raises(DataError, match="one positive weight per --data source"):
+        TrainSummarizerArgs(data=["writers:a.json", "sumllm:b"], data_weight=[10.0], out="x")
+    with pytest.raises(DataError, match="one positive weight"):
+        TrainSummarizerArgs(data=["writers:a.json"], data_weight=[0.0], out="x")
+    assert TrainSummarizerArgs(data=["writers:a.json", "sumllm:b"], data_weight=[10.0, 1.0], out="x").data_weight
