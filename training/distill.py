@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from model.cpu import training_precision
+from model.io import atomic_file
 
 from .data import DataError
 from .pool import Pool, texts_sha256
@@ -77,9 +77,8 @@ def teacher_outputs(teacher, key: str, texts: list[str], cache_dir: str | Path, 
                 out[start : start + len(part)] = p
                 continue
         p = teacher.predict_proba(part)[:, 1].astype(np.float32)
-        tmp = f.with_name(f".{f.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, p, allow_pickle=False)
-        tmp.replace(f)
+        with atomic_file(f, durable=False) as tmp, open(tmp, "wb") as fh:  # a cache: rebuilt if lost
+            np.save(fh, p, allow_pickle=False)
         out[start : start + len(part)] = p
         computed += 1
         done = start + len(part)
