@@ -103,10 +103,10 @@ pool: $(POOL)
 # labels; epoch and threshold chosen on CheckThat! dev for train's share of editorial sentences (36%); the
 # article rule calibrated on the BASIL calibration half. Needs the teacher (`make accurate-model`). Then the
 # summarizer (below), whose features come from this encoder.
-POOL_LIMIT ?= 30000
+POOL_LIMIT ?= 40000
 default-model: $(POOL)
 	PRESSLENS_REBUILD_VIA="make default-model" $(BIN)/presslens train stance --mode partial --train-layers 6 \
-	  --epochs 4 --lr 5e-5 --seed 13 --teacher accurate --pool $(POOL) --pool-limit $(POOL_LIMIT) \
+	  --epochs 2 --lr 5e-5 --seed 13 --teacher accurate --pool $(POOL) --pool-limit $(POOL_LIMIT) \
 	  --temperature 1 --gold-weight 1 --data $(CT)/train_en.tsv --dev $(CT)/dev_en.tsv $(CT_EXCLUDE) \
 	  --threshold-prior 0.36 --calibrate-articles $(DATA)/basil --out model/weights/stance
 	$(MAKE) default-summarizer
@@ -138,9 +138,9 @@ PROFILE ?= default
 VOICE   ?= checkpoint
 STANCE_OUT = reports/stance/$(notdir $(PROFILE))-voice-$(VOICE)
 stance-report: $(STAMP)
-	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format checkthat \
+	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format checkthat --no-baselines \
 	  --data $(CT)/dev_test_en.tsv --out $(STANCE_OUT)/dev_test
-	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format checkthat \
+	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format checkthat --no-baselines \
 	  --data $(CT)/test_en_labeled.tsv --out $(STANCE_OUT)/test
 	$(BIN)/presslens eval stance --model $(PROFILE) --voice-rules $(VOICE) --format basil --level article \
 	  --basil-half heldout --data $(DATA)/basil --out $(STANCE_OUT)/basil-heldout
