@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 DATA   ?= ../shared/data
 
-.PHONY: install serve test lint fuzz soak image-test mpnet accurate-model pool student-model default-model default-summarizer clean
+.PHONY: install serve test lint fuzz soak image-test mpnet accurate-model pool student-model default-model default-summarizer summ-recipes clean
 
 # `presslens prepare` exports the default encoder for ONNX Runtime (once per set of weights, cached under
 # ~/.cache/presslens or PRESSLENS_CACHE_DIR), so the first `make serve` starts as fast as every later one.
@@ -121,3 +121,12 @@ default-summarizer: $(STAMP)
 	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/gpt4-val
 	$(BIN)/presslens eval summarize --format neus --data $(DATA)/neus_allsides_mds/test.source \
 	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/neus-test
+	$(BIN)/presslens eval summarize --format writers --sentences 3 \
+	  --data $(DATA)/llm_news_summ_benchmark_writers/writer_summaries_dev.json \
+	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/writers-dev
+
+# Before changing the recipe above: compare the candidates (scripts/summ_recipes.py) on three sets at once,
+# the writers 5-fold cross-validation, gpt4/val and NeuS val (never on one), and keep the one with the best
+# smallest margin over the leads; NeuS test stays the test. Each step resumes; embeddings are cached.
+summ-recipes: $(STAMP)
+	$(BIN)/python scripts/summ_recipes.py --data $(DATA) --cache-dir $(SUMM_CACHE) --work runs/summ-recipes
