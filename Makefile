@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 DATA   ?= ../shared/data
 
-.PHONY: install lock serve test lint fuzz soak image-test mpnet accurate-model pool default-model default-summarizer clean stance-report
+.PHONY: install lock serve test lint fuzz soak image-test mpnet accurate-model pool default-model default-summarizer summ-recipes clean stance-report
 
 # `presslens prepare` exports the default encoder for ONNX Runtime (once per set of weights, cached under
 # ~/.cache/presslens or PRESSLENS_CACHE_DIR), so the first `make serve` starts as fast as every later one.
@@ -130,6 +130,15 @@ default-summarizer: $(STAMP)
 	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/gpt4-val
 	$(BIN)/presslens eval summarize --format neus --data $(DATA)/neus_allsides_mds/test.source \
 	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/neus-test
+	$(BIN)/presslens eval summarize --format writers --sentences 3 \
+	  --data $(DATA)/llm_news_summ_benchmark_writers/writer_summaries_dev.json \
+	  --cache-dir $(SUMM_CACHE) --out $(SUMM_REPORTS)/writers-dev
+
+# Before changing the recipe above: compare the candidates (scripts/summ_recipes.py) on three sets at once,
+# the writers 5-fold cross-validation, gpt4/val and NeuS val (never on one), and keep the one with the best
+# smallest margin over the leads; NeuS test stays the test. Each step resumes; embeddings are cached.
+summ-recipes: $(STAMP)
+	$(BIN)/python scripts/summ_recipes.py --data $(DATA) --cache-dir $(SUMM_CACHE) --work runs/summ-recipes
 
 # The stance bar for one profile (PROFILE=default|accurate|DIR; VOICE=checkpoint|on|off): CheckThat! 2024 test
 # (dev_test) and 2025 test at the sentence level, BASIL held-out half at the article level, and the five seeds
