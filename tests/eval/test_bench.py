@@ -169,8 +169,9 @@ def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
     for c in ("1", "2"):
         prof = data["profile"][c]
         assert prof["batch_articles"] == int(c) and prof["seconds_per_article"]["encoder"] > 0
-        assert sum(prof["share"].values()) == pytest.approx(1.0, abs=1e-6)
-        assert prof["not_encoder_share"] == pytest.approx(1 - prof["share"]["encoder"])
+        # bench.json keeps 4 digits, so the rounded shares add up to one within a few 1e-4
+        assert sum(prof["share"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert prof["not_encoder_share"] == pytest.approx(1 - prof["share"]["encoder"], abs=1e-3)
     report = (out / "report.md").read_text()
     assert "- CPU: " in report and "- presslens ran **fp32**" in report and "naive peer ran fp32" in report
     assert "| compute floor (bf16 GEMM rate) |" in report and "| presslens (accurate) | 1 |" in report
