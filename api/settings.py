@@ -1,5 +1,8 @@
 """Service settings, read from ``PRESSLENS_*`` environment variables (pydantic-settings).
 
+The model layer's settings (paths, encoder runtime, threads) are not read here a second time: ``core`` is
+``model.settings.current()``, read and checked there (a bad value raises ``model.settings.SettingsError``).
+
 Nothing here touches the disk or loads a model: a ``Settings()`` object is plain configuration, built by
 the CLI or a test and handed to ``create_app``.
 """
