@@ -46,7 +46,7 @@ def test_a_bad_precision_setting_stops_serve_with_one_line(monkeypatch, capsys):
     monkeypatch.setenv("PRESSLENS_PRECISION", "fp16")
     assert main(["serve", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "presslens: error: bad setting PRESSLENS_PRECISION='fp16': choose one of auto, fp32, bf16, int8"
+    assert err == "presslens: error: bad setting PRESSLENS_PRECISION='fp16': expected one of auto, fp32, bf16, int8"
 
 
 def test_prepare_gates_the_requested_precision_and_says_what_serves(tiny_stance_dir, capsys):
