@@ -385,7 +385,7 @@ def bench_report_md(r: dict) -> str:
     lines = [
         "# presslens benchmark", "",
         *_side_by_side(r), "",
-        "Bars (issue #15): " + ", ".join(
+        "Bars (issue #22): " + ", ".join(
             f"`{k}` {BARS[k][0]} {BARS[k][1]:g}: " + ("met" if ok else "not met" if ok is False else "n/a")
             for k, ok in met.items()) + ".",
         "",
