@@ -1,51 +1,64 @@
-"""What this CPU runs natively: read once from ``/proc/cpuinfo`` (Linux) and torch's own capability probe.
+"""What this CPU runs natively: its model name and feature flags, read once from ``/proc/cpuinfo`` (Linux).
 
 Machines change between sessions (an AMD EPYC with AVX2 only, an Intel Xeon with AVX-512 VNNI, one with
-AMX), so anything that picks a precision asks here at run time and never assumes.
+AMX), so anything that picks a precision (training here, serving in ``model/precision.py``) asks here at run
+time and never assumes.
 """
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+from dataclasses import dataclass, field
 
-#: flags that mean the CPU computes bf16 dot products in hardware (AVX512-BF16 or AMX tiles)
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-#: flags that mean int8 dot products run on VNNI (AVX-512 or AVX) or AMX units
-INT8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
+#: the flags that make a precision's matrix products run in hardware
+NATIVE_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16"), "int8": ("amx_int8", "avx512_vnni", "avx_vnni")}
+REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    model: str
+    flags: frozenset[str] = field(default_factory=frozenset)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "flags": sorted(f for f in self.flags if f in REPORTED_FLAGS)}
+
+    @property
+    def kind(self) -> str:
+        """The CPU class a verdict holds for: the units that pick the kernels (an AMX and an AVX512-BF16 CPU
+        may round differently, so each gets its own verdict)."""
+        return "-".join(sorted(f for f in self.flags if f in REPORTED_FLAGS)) or "plain"
+
+
+def cpu_info(path: str = "/proc/cpuinfo") -> CpuInfo:
+    """The CPU's model name and feature flags as the kernel reports them (none where it cannot be read:
+    then no rung is native and ``auto`` serves fp32)."""
+    model, flags = "unknown", frozenset()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model == "unknown":
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = frozenset(value.split())
+                if model != "unknown" and flags:
+                    break
+    except OSError:
+        pass
+    return CpuInfo(model, flags)
 
 
 @functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (empty where ``/proc/cpuinfo`` cannot be read)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
+    """This machine's feature flags (empty where ``/proc/cpuinfo`` cannot be read)."""
+    return cpu_info().flags
 
 
 def native_bf16(flags: frozenset[str] | None = None) -> bool:
     """True where bf16 matrix products run in hardware, so bf16 autocast is faster than fp32."""
-    return any(f in (cpu_flags() if flags is None else flags) for f in BF16_FLAGS)
-
-
-def native_int8(flags: frozenset[str] | None = None) -> bool:
-    return any(f in (cpu_flags() if flags is None else flags) for f in INT8_FLAGS)
+    return any(f in (cpu_flags() if flags is None else flags) for f in NATIVE_FLAGS["bf16"])
 
 
 def training_precision(choice: str = "auto", flags: frozenset[str] | None = None) -> str:

@@ -28,55 +28,18 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cpu import NATIVE_FLAGS, REPORTED_FLAGS, CpuInfo, cpu_info  # noqa: F401 - re-exported
 from .encoder import ModelLoadError
 from .gate import GATE_VERSION, summary
-from .io import checksums
+from .io import atomic_write, checksums
 from .lowp import BACKENDS, precision_dir
-from .runtime import PRECISIONS
+from .runtime import PRECISIONS, run_module
 
 log = logging.getLogger("presslens.precision")
 
 LADDER = ("bf16", "int8")  # above fp32, fastest first
-NATIVE_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16"), "int8": ("amx_int8", "avx512_vnni", "avx_vnni")}
-REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
-
-
-@dataclass(frozen=True)
-class CpuInfo:
-    model: str
-    flags: frozenset[str] = field(default_factory=frozenset)
-
-    def to_dict(self) -> dict:
-        return {"model": self.model, "flags": sorted(f for f in self.flags if f in REPORTED_FLAGS)}
-
-    @property
-    def kind(self) -> str:
-        """The CPU class a verdict holds for: the units that pick the kernels (an AMX and an AVX512-BF16 CPU
-        may round differently, so each gets its own verdict)."""
-        return "-".join(sorted(f for f in self.flags if f in REPORTED_FLAGS)) or "plain"
-
-
-def cpu_info(path: str = "/proc/cpuinfo") -> CpuInfo:
-    """The CPU's model name and feature flags as the kernel reports them (none where it cannot be read:
-    then no rung is native and ``auto`` serves fp32)."""
-    model, flags = "unknown", frozenset()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model == "unknown":
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = frozenset(value.split())
-                if model != "unknown" and flags:
-                    break
-    except OSError:
-        pass
-    return CpuInfo(model, flags)
 
 
 def native_flag(precision: str, cpu: CpuInfo) -> str | None:
@@ -139,28 +102,14 @@ def read_verdict(path: Path, dev_sha256: str | None = None) -> dict | None:
 
 def write_verdict(path: Path, verdict: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, (json.dumps(verdict, indent=2, sort_keys=True) + "\n").encode())
 
 
 def gate_in_subprocess(stance_dir: str | os.PathLike, precision: str, timeout: float = 3600) -> None:
     """Prepare ``precision`` for a checkpoint and gate it in a child process (``python -m model.prepare``),
     so the fp32 reference, the torch model a bf16 build needs and the candidate never enter the caller's heap.
     The verdict is left in the cache; a failure to prepare raises ``ModelLoadError``."""
-    import subprocess
-    import sys
-
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    try:
-        proc = subprocess.run([sys.executable, "-m", "model.prepare", str(stance_dir), precision], env=env,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise ModelLoadError(f"preparing {precision} took longer than {timeout:.0f} s") from exc
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
-        raise ModelLoadError(f"preparing {precision} failed: {lines[-1] if lines else proc.returncode}")
+    run_module("model.prepare", [str(stance_dir), precision], timeout, f"preparing {precision}")
 
 
 # ------------------------------------------------------------------------------------------ choosing

@@ -393,24 +393,30 @@ def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dic
         return build_torch()
 
 
-def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout: float = 3600) -> Path:
-    """Export a stance checkpoint's encoder in a child process (``python -m model.runtime``).
-
-    Loading the torch model for the export costs several hundred MB that the allocator keeps after the
-    model is freed; in a child process that memory goes back with the process, so a server that had to
-    export on its first start has the same footprint as one that found the export cached.
-    """
+def run_module(module: str, args: list[str], timeout: float, what: str) -> None:
+    """``python -m module args`` in a child process with this checkout importable; a timeout or a failure
+    raises a one-line ``ModelLoadError`` naming ``what`` (the child's last line of output says why)."""
     import subprocess
     import sys
 
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     try:
-        proc = subprocess.run([sys.executable, "-m", "model.export", str(stance_dir), str(directory)], env=env,
+        proc = subprocess.run([sys.executable, "-m", module, *args], env=env,
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
-        raise ModelLoadError(f"the ONNX export of {stance_dir} took longer than {timeout:.0f} s") from exc
+        raise ModelLoadError(f"{what} took longer than {timeout:.0f} s") from exc
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
-        raise ModelLoadError(f"the ONNX export of {stance_dir} failed: {lines[-1] if lines else proc.returncode}")
+        raise ModelLoadError(f"{what} failed: {lines[-1] if lines else proc.returncode}")
+
+
+def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout: float = 3600) -> Path:
+    """Export a stance checkpoint's encoder in a child process (``python -m model.export``).
+
+    Loading the torch model for the export costs several hundred MB that the allocator keeps after the
+    model is freed; in a child process that memory goes back with the process, so a server that had to
+    export on its first start has the same footprint as one that found the export cached.
+    """
+    run_module("model.export", [str(stance_dir), str(directory)], timeout, f"the ONNX export of {stance_dir}")
     return directory
