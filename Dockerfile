@@ -19,6 +19,7 @@ COPY model ./model
 COPY api ./api
 COPY training ./training
 COPY eval ./eval
+COPY presslens ./presslens
 
 # The same install script as `make` and CI (scripts/install.sh): torch pinned to 2.13.0, the CPU build from
 # PyTorch's CPU index (PyPI's Linux wheel pulls CUDA), then the project without test extras, every other

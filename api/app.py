@@ -28,7 +28,7 @@ Loader = Callable[[Settings], LoadedModel]
 
 
 def default_loader(settings: Settings) -> LoadedModel:
-    from model.runtime import precision_setting
+    from presslens.model.runtime.onnx import precision_setting
 
     from . import registry
 

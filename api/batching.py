@@ -23,8 +23,8 @@ from concurrent.futures import Future
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
-from model.pipeline import AnalyzeOptions
-from model.text import Article
+from presslens.model.pipeline import AnalyzeOptions
+from presslens.model.text import Article
 
 log = logging.getLogger("presslens.batching")
 

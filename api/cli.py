@@ -60,7 +60,7 @@ def _format_text(result: dict) -> str:
 
 def _articles(paths: list[str]) -> list:
     """The files' articles through ``model.intake`` (the API's checks and limit, PRESSLENS_MAX_CHARS)."""
-    from model.intake import IntakeError, to_article
+    from presslens.model.intake import IntakeError, to_article
 
     max_chars = service_settings().max_chars
     articles = []
@@ -73,7 +73,7 @@ def _articles(paths: list[str]) -> list:
 
 
 def _analyze(ns: argparse.Namespace) -> int:
-    from model.pipeline import AnalyzeOptions, Analyzer, summary_budget
+    from presslens.model.pipeline import AnalyzeOptions, Analyzer, summary_budget
 
     articles = _articles(ns.files)
     analyzer = Analyzer.load(ns.model, ns.summarizer, abstractive=ns.abstractive)
@@ -105,7 +105,7 @@ def _format_coverage(result: dict) -> str:
 
 
 def _coverage(ns: argparse.Namespace) -> int:
-    from model.pipeline import AnalyzeOptions, Analyzer, summary_budget
+    from presslens.model.pipeline import AnalyzeOptions, Analyzer, summary_budget
 
     if len(ns.files) < 2:
         raise UsageError("coverage needs at least two articles on the same event")
@@ -128,8 +128,8 @@ def _serve(ns: argparse.Namespace) -> int:
     from .server import run
 
     if ns.model:  # fail fast on a path that is plainly not a checkpoint; the full load runs in the server
-        from model.profiles import resolve_stance
-        from model.stance import check_safe_checkpoint, read_config
+        from presslens.model.profiles import resolve_stance
+        from presslens.model.stance import check_safe_checkpoint, read_config
 
         read_config(resolve_stance(ns.model))
         check_safe_checkpoint(resolve_stance(ns.model))
@@ -141,8 +141,8 @@ def _serve(ns: argparse.Namespace) -> int:
 def _prepare(ns: argparse.Namespace) -> int:
     """Build (or find) the serving runtime's export of a model, and gate the precisions the setting would
     try on this CPU, so the server's first start need not."""
-    from model.profiles import resolve_stance
-    from model.stance import StanceModel
+    from presslens.model.profiles import resolve_stance
+    from presslens.model.stance import StanceModel
 
     requested = precision_option(ns.precision)
     stance_dir = resolve_stance(ns.model)
@@ -153,8 +153,8 @@ def _prepare(ns: argparse.Namespace) -> int:
           f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
           f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
     del model
-    from model.prepare import prepare_ladder
-    from training.data import gate_dev_set
+    from presslens.model.runtime.prepare import prepare_ladder
+    from presslens.training.data import gate_dev_set
 
     prepare_ladder(stance_dir, requested, gate_dev_set(ns.gate_dev))
     return 0
@@ -244,7 +244,7 @@ def build_parser(everything: bool = True) -> argparse.ArgumentParser:
     register_models(sub)
     if not everything:
         return parser
-    from training.cli import register as register_training
+    from presslens.training.cli import register as register_training
 
     from .batch.cli import register as register_batch
 
@@ -252,7 +252,7 @@ def build_parser(everything: bool = True) -> argparse.ArgumentParser:
 
     register_training(sub)
     try:
-        from eval.cli import register as register_eval
+        from presslens.eval.cli import register as register_eval
     except ImportError:  # pragma: no cover - eval is part of the distribution
         register_eval = None
     if register_eval:
@@ -265,8 +265,8 @@ def _user_error(exc: BaseException) -> bool:
     classes are looked up only in modules already imported: a command that never imported model.encoder
     (the Ray driver of ``presslens batch``) need not load torch to tell, and cannot have raised one."""
     kinds = [UsageError]
-    for module, name in (("model.encoder", "ModelLoadError"), ("model.settings", "SettingsError"),
-                         ("training.data", "DataError")):
+    for module, name in (("presslens.model.encoder", "ModelLoadError"), ("presslens.model.settings", "SettingsError"),
+                         ("presslens.training.data", "DataError")):
         if module in sys.modules:
             kinds.append(getattr(sys.modules[module], name))
     return isinstance(exc, tuple(kinds))

@@ -15,9 +15,8 @@ class UsageError(Exception):
 
 def service_settings(**overrides):
     """``api.settings.Settings`` from the PRESSLENS_* variables; a bad value is a ``UsageError`` naming it."""
+    from presslens.model.settings import SettingsError
     from pydantic import ValidationError
-
-    from model.settings import SettingsError
 
     from .settings import Settings
 
@@ -43,8 +42,8 @@ def positive(value: str) -> int:
 def precision_option(value: str | None = None) -> str:
     """The encoder precision a command asked for (``--precision``, else ``PRESSLENS_PRECISION``), checked: a bad
     value is a ``UsageError`` of one line."""
-    from model.runtime import precision_setting
-    from model.settings import SettingsError
+    from presslens.model.runtime.onnx import precision_setting
+    from presslens.model.settings import SettingsError
 
     try:
         return precision_setting(value)

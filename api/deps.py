@@ -10,11 +10,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
-from model.intake import ExtractorFault, IntakeError, check_body, to_article
-from model.limits import ArticleTooLong, check_article_length
-from model.pipeline import AnalyzeOptions
-from model.text import Article
+from presslens.model.intake import ExtractorFault, IntakeError, check_body, to_article
+from presslens.model.limits import ArticleTooLong, check_article_length
+from presslens.model.pipeline import AnalyzeOptions
+from presslens.model.text import Article
 
 from .batching import BatchQueue, BatchResult, LoadedModel, QueueFull, ShuttingDown, approx_tokens
 from .errors import ApiError, too_many_articles

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from model.io import atomic_file
+from presslens.model.io import atomic_file
 
 LABELS = ("neutral", "editorial")
 

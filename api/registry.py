@@ -14,19 +14,19 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from model.encoder import ModelLoadError
-from model.head import head_state
-from model.io import checksums
-from model.pipeline import Analyzer
-from model.profiles import (
+from presslens.model.encoder import ModelLoadError
+from presslens.model.head import head_state
+from presslens.model.io import checksums
+from presslens.model.pipeline import Analyzer
+from presslens.model.profiles import (
     CHECKPOINT_SUMMARIZER,
     PROFILES,
     default_summarizer_path,
     profile_name,
     resolve_stance,
 )
-from model.stance import LABELS
-from model.text import Article
+from presslens.model.stance import LABELS
+from presslens.model.text import Article
 
 from .batching import LoadedModel
 

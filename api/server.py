@@ -7,7 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 
-from eval.server import wait_until_ready
+from presslens.eval.server import wait_until_ready
 
 from .settings import Settings
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from presslens.model.limits import MAX_ARTICLE_CHARS
+from presslens.model.settings import ModelSettings
+from presslens.model.settings import current as current_model_settings
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from model.limits import MAX_ARTICLE_CHARS
-from model.settings import ModelSettings
-from model.settings import current as current_model_settings
 
 #: the most PRESSLENS_MAX_ARTICLES may be set to (and a bound pydantic stops at before the limit is checked)
 MAX_ARTICLES_CEILING = 10_000

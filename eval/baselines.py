@@ -29,8 +29,7 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-
-from training.rouge import oracle
+from presslens.training.rouge import oracle
 
 from .metrics import LABELS, POSITIVE
 

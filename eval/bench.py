@@ -45,7 +45,7 @@ from .tables import markdown_table
 
 DEFAULT_LEVELS = (1, 8, 32)
 #: the systems a run compares, in the order they start: presslens first, then its two peers
-PEERS = (("presslens", "api.cli serve"), ("naive", "eval.naive_server"), ("competent", "eval.competent_server"))
+PEERS = (("presslens", "presslens.api.cli serve"), ("naive", "presslens.eval.naive_server"), ("competent", "presslens.eval.competent_server"))
 DEFAULT_LENGTHS = (80, 200, 400, 800)
 SEED_GLOB = "tests/fixtures/00[0-4]_*.txt"
 
@@ -69,7 +69,7 @@ def build_article_mix(texts: Sequence[str], lengths: Sequence[int] = DEFAULT_LEN
     different paragraph and takes whole sentences until it reaches its length, so articles are real prose
     of a known size. The same inputs always give the same mix.
     """
-    from model.text import clean_lines, split_sentences
+    from presslens.model.text import clean_lines, split_sentences
 
     pool: list[tuple[str | None, str]] = []
     for text in texts:
@@ -172,8 +172,8 @@ def _sources(ns: argparse.Namespace) -> list[Path]:
 
 
 def _precision_setting() -> str:
-    from model.runtime import precision_setting
-    from model.settings import SettingsError
+    from presslens.model.runtime.onnx import precision_setting
+    from presslens.model.settings import SettingsError
 
     try:
         return precision_setting()
@@ -200,7 +200,7 @@ def _read_texts(ns: argparse.Namespace) -> tuple[list[Path], list[str]]:
 
 
 def _compute_floor(model_dir: str, mix: list[dict], matmul_seconds: float) -> dict:
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     encoder = StanceModel.from_pretrained(model_dir).encoder  # a bad --model fails here, before any server
     cost = encoder_cost(encoder, mix)
@@ -231,7 +231,7 @@ def _requests_for(ns: argparse.Namespace, limit: int | None) -> dict[str, object
 def _servers(ns: argparse.Namespace, out: Path, accurate_dir: str | None = None) -> list[ServerProcess]:
     model_args = ["--model", ns.model] if ns.model else []
     servers = []
-    for name, module in PEERS + (((bp.ACCURATE, "api.cli serve"),) if accurate_dir else ()):
+    for name, module in PEERS + (((bp.ACCURATE, "presslens.api.cli serve"),) if accurate_dir else ()):
         if name == bp.ACCURATE:
             model_args = ["--model", accurate_dir]
         port = free_port()
@@ -287,8 +287,8 @@ def _plot(result: dict, path: Path) -> None:
 
 
 def run_bench(ns: argparse.Namespace) -> dict:
-    from model.profiles import resolve_stance
-    from model.settings import current
+    from presslens.model.profiles import resolve_stance
+    from presslens.model.settings import current
 
     started = time.time()
     out = Path(ns.out)

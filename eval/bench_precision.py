@@ -37,13 +37,13 @@ def precision_floors(flops_per_article: float, hidden: int, seconds: float) -> d
 def prepare_runtime(model_dir: str, runtime: str, precision: str, gate_dev: str | None = None) -> dict:
     """What ``presslens prepare`` does: the ONNX export, then the precision ladder's builds and gates (with
     the dev set where given), so the servers start as installed ones; what presslens will serve and why."""
-    from model.runtime import onnxruntime_available
-    from model.stance import StanceModel
+    from presslens.model.runtime.onnx import onnxruntime_available
+    from presslens.model.stance import StanceModel
 
     if runtime == "torch" or not onnxruntime_available():
         return {"encoder": "torch", "precision": {"precision": "fp32", "why": "the torch runtime serves fp32"}}
-    from model.prepare import prepare_ladder
-    from training.data import gate_dev_set
+    from presslens.model.runtime.prepare import prepare_ladder
+    from presslens.training.data import gate_dev_set
 
     print("preparing the ONNX Runtime export and the precision ladder (cached after the first run) ...",
           file=sys.stderr)
@@ -61,9 +61,9 @@ def accurate_target(name: str | None) -> tuple[str | None, str | None]:
     else (None, why not)."""
     if not name:
         return None, "not asked for (--accurate-model '')"
-    from model.encoder import ModelLoadError
-    from model.profiles import resolve_stance
-    from model.stance import encoder_sources, read_config
+    from presslens.model.encoder import ModelLoadError
+    from presslens.model.profiles import resolve_stance
+    from presslens.model.stance import encoder_sources, read_config
 
     try:
         path = resolve_stance(name)
@@ -77,7 +77,7 @@ def accurate_target(name: str | None) -> tuple[str | None, str | None]:
 
 
 def run_profile(model_dir: str, mix: list[dict], levels, served: dict, runtime: str, precision: str) -> dict:
-    from model.pipeline import Analyzer
+    from presslens.model.pipeline import Analyzer
 
     from .profile import stage_profile
 
@@ -87,14 +87,14 @@ def run_profile(model_dir: str, mix: list[dict], levels, served: dict, runtime: 
 
 
 def cpu_dict() -> dict:
-    from model.precision import cpu_info
+    from presslens.model.runtime.precision import cpu_info
 
     return cpu_info().to_dict()
 
 
 def model_floor(model_dir: str, mix: list[dict], floor: dict) -> dict:
     """Another model's floors at the rates measured for the default's: its FLOPs per article differ."""
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     from .floor import encoder_cost
 

@@ -29,6 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         if importlib.util.find_spec(f"eval.{name}") is not None:
             _wire(esub.add_parser(name, help=help_text), f"eval.{name}")
     _wire(sub.add_parser("corpus-report", help="share of editorial articles and commentary per group of a "
-                         "presslens batch output"), "eval.corpus")
-    if importlib.util.find_spec("eval.bench") is not None:
-        _wire(sub.add_parser("bench", help="benchmark the running service against a naive peer"), "eval.bench")
+                         "presslens batch output"), "presslens.eval.corpus")
+    if importlib.util.find_spec("presslens.eval.bench") is not None:
+        _wire(sub.add_parser("bench", help="benchmark the running service against a naive peer"), "presslens.eval.bench")

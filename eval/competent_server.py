@@ -48,7 +48,7 @@ class SentenceTransformerEncoder:
 
 def encoder_directory(encoder) -> Path:
     """The directory the torch encoder's base weights and tokenizer came from."""
-    from model.encoder import resolve_model_path
+    from presslens.model.encoder import resolve_model_path
 
     path = Path(encoder.model.config.name_or_path or resolve_model_path(encoder.ref))
     return path if path.is_dir() else Path(resolve_model_path(encoder.ref))

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from model.io import atomic_write  # the one atomic-write helper; reports are durable files like any other
+from presslens.model.io import (
+    atomic_write,  # the one atomic-write helper; reports are durable files like any other
+)
 
 DIGITS = 4
 

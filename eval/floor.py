@@ -28,7 +28,7 @@ class EncoderCost:
 
 def encoder_cost(encoder, articles: Sequence[dict]) -> EncoderCost:
     """Tokens and forward FLOPs the encoder needs for every sentence of every article (padding excluded)."""
-    from model.text import Article
+    from presslens.model.text import Article
 
     model = encoder.model
     params = sum(p.numel() for n, p in model.named_parameters()

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from training.rouge import ROUGE_TYPES, best_reference_rouge  # noqa: F401 - ROUGE_TYPES re-exported
+from presslens.training.rouge import ROUGE_TYPES, best_reference_rouge  # noqa: F401 - ROUGE_TYPES re-exported
 
 LABELS: tuple[str, str] = ("neutral", "editorial")
 POSITIVE = "editorial"
@@ -124,7 +123,7 @@ def binary(labels: Sequence[str], positive: str = POSITIVE) -> np.ndarray:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a reference summary, with the same pysbd segmenter presslens uses for articles."""
-    from model.text import sentence_segmenter
+    from presslens.model.text import sentence_segmenter
 
     out = []
     for para in text.split("\n"):
@@ -160,8 +159,8 @@ def dangling_openers(articles: Sequence, picked: Sequence[tuple[int, int]]) -> l
     But, ... dangles unless the article sentence before it is in the summary or, for a pronoun, the names of
     its nearest named predecessor appear earlier in the summary; the first body sentence never dangles).
     """
-    from model.coherence import Context
-    from model.summarizer import body_indices
+    from presslens.model.coherence import Context
+    from presslens.model.summarizer import body_indices
 
     bodies = {j: body_indices(articles[j]) for j in {j for j, _ in picked}}
     contexts = {j: Context.of([articles[j].sentences[i].text for i in body]) for j, body in bodies.items()}

@@ -21,9 +21,8 @@ import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
+from presslens.model.limits import MAX_ARTICLE_CHARS
 from pydantic import BaseModel, Field
-
-from model.limits import MAX_ARTICLE_CHARS
 
 
 # Module level, not inside the factory: FastAPI resolves the route's (string) annotations from globals.
@@ -48,7 +47,7 @@ def create_naive_app(model: str | None = None, *, setup: Callable[[object], None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from model.pipeline import Analyzer
+        from presslens.model.pipeline import Analyzer
 
         analyzer = Analyzer.load(model)
         (setup or one_sentence_at_a_time)(analyzer)
@@ -66,8 +65,8 @@ def create_naive_app(model: str | None = None, *, setup: Callable[[object], None
 
     @app.post("/v1/analyze")
     def analyze(req: AnalyzeRequest) -> list[dict]:
-        from model.pipeline import AnalyzeOptions
-        from model.text import Article
+        from presslens.model.pipeline import AnalyzeOptions
+        from presslens.model.text import Article
 
         analyzer = state["analyzer"]
         options = AnalyzeOptions(summary_sentences=req.summary_sentences)

@@ -136,7 +136,7 @@ def plot_system_bars(scores: Mapping[str, Mapping[str, Sequence[float] | Interva
 def plot_rouge_bars(scores: Mapping[str, Mapping[str, Sequence[float] | Interval | float]],
                     path: str | os.PathLike, title: str = "ROUGE by system (95% bootstrap CI)") -> Path:
     """Per-system ROUGE-1/2/Lsum F1 x100 bars (see :func:`plot_system_bars`)."""
-    from training.rouge import ROUGE_TYPES
+    from presslens.training.rouge import ROUGE_TYPES
 
     metrics = [m for m in ROUGE_TYPES if m in next(iter(scores.values()))]
     return plot_system_bars(scores, path, metrics=metrics, ylabel="F1 x 100", title=title)

@@ -28,8 +28,8 @@ BATCH_MAX_ARTICLES = 32
 
 
 def _batch(analyzer, bodies: Sequence[bytes], t: dict[str, float]) -> None:
-    from model.pipeline import AnalyzeOptions
-    from model.text import Article
+    from presslens.model.pipeline import AnalyzeOptions
+    from presslens.model.text import Article
 
     def tick(stage: str, t0: float) -> float:
         now = time.perf_counter()
@@ -60,7 +60,7 @@ def _batch(analyzer, bodies: Sequence[bytes], t: dict[str, float]) -> None:
                                                max_words=options.summary_words)
                  for a, e in zip(articles, per, strict=True)]
     t0 = tick("summarizer", t0)
-    from model.pipeline import Analysis
+    from presslens.model.pipeline import Analysis
 
     for a, st, sm in zip(articles, judged, summaries, strict=True):
         json.dumps({"model": "bench", "results": [Analysis(a, st, sm, None).to_dict()]})

@@ -156,7 +156,7 @@ def write_summary_report(out_dir: str | os.PathLike, *, doc_ids: Sequence[str],
     ``summaries[system]`` the selected sentences per document (optional); ``dangling[system]`` per document
     one flag per summary sentence (:func:`eval.metrics.dangling_openers`; optional). Returns the metrics
     written."""
-    from training.rouge import ROUGE_TYPES
+    from presslens.training.rouge import ROUGE_TYPES
 
     out = Path(out_dir)
     result = compare_summarizers(scores, primary, ceilings=ceilings, n_resamples=n_resamples, seed=seed,

@@ -84,7 +84,7 @@ def peak_rss_mb(pid: int) -> float | None:
     return round(total / 1024, 1) if found else None
 
 
-def serve_command(port: int, args: list[str] | None = None, module: str = "api.cli serve") -> list[str]:
+def serve_command(port: int, args: list[str] | None = None, module: str = "presslens.api.cli serve") -> list[str]:
     """``python -m <module> --host 127.0.0.1 --port <port> ARGS`` (default: the real service)."""
     return [sys.executable, "-m", *module.split(), "--host", HOST, "--port", str(port), *(args or [])]
 

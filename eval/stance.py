@@ -68,7 +68,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
 
 # -- data ------------------------------------------------------------------------------------------
 def load_labelled_articles(path: str, fmt: str) -> list[dict]:
-    from training.data import GENERIC_LABELS, DataError, load_rows
+    from presslens.training.data import GENERIC_LABELS, DataError, load_rows
 
     if not Path(path).is_file():
         raise EvalError(f"{path}: no such file")
@@ -95,7 +95,7 @@ def load_labelled_articles(path: str, fmt: str) -> list[dict]:
 # -- evaluation ------------------------------------------------------------------------------------
 def evaluate_sentences(model, data, path: str, fmt: str, out: Path, train=None, seed: int = 0) -> dict:
     """presslens and, given a train split, the baselines on the same sentences; writes the full report."""
-    from model.encoder import Encoder
+    from presslens.model.encoder import Encoder
 
     from . import report
     from .baselines import run_stance_baselines
@@ -122,7 +122,7 @@ def evaluate_sentences(model, data, path: str, fmt: str, out: Path, train=None, 
 
 def judge_articles(model, rows: list[dict]) -> list:
     """The article stance for each row, through the same steps as the Analyzer."""
-    from model.text import Article
+    from presslens.model.text import Article
 
     articles = [Article(r["text"], id=r["id"], title=r.get("title")) for r in rows]
     texts = [s.text for a in articles for s in a.sentences]
@@ -176,10 +176,10 @@ def _limit(seq, n: int):
 def run(ns: argparse.Namespace) -> int:
     import time
 
-    from model.encoder import ModelLoadError
-    from model.profiles import resolve_stance
-    from model.stance import StanceModel
-    from training.data import DataError, LabelledSentences, deduplicate, load_basil, load_sentences
+    from presslens.model.encoder import ModelLoadError
+    from presslens.model.profiles import resolve_stance
+    from presslens.model.stance import StanceModel
+    from presslens.training.data import DataError, LabelledSentences, deduplicate, load_basil, load_sentences
 
     from . import report
 

@@ -38,7 +38,7 @@ SYSTEMS_CLUSTER = ("presslens", "no_coherence", "lead3", "lead1_each", "lead_rou
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from training.summ_data import SUMM_FORMATS
+    from presslens.training.summ_data import SUMM_FORMATS
 
     parser.add_argument("--data", required=True, metavar="PATH",
                         help="references: writers JSON, NeuS .source/.target (or DIR:split), NEWTS CSV, or jsonl")
@@ -62,11 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _data_files(path: str, fmt: str) -> list[Path]:
     if fmt == "neus":
-        from training.summ_data import neus_paths
+        from presslens.training.summ_data import neus_paths
 
         return list(neus_paths(path))
     if fmt == "sumllm" and Path(path).is_dir():
-        from training.summ_data import SUMLLM_FILES
+        from presslens.training.summ_data import SUMLLM_FILES
 
         return [Path(path) / f for f in SUMLLM_FILES if (Path(path) / f).is_file()]
     return [Path(path)]
@@ -85,7 +85,7 @@ Picks = list[tuple[int, int]]  # a summary as (article number, sentence index) p
 
 
 def _single_picks(a, em: np.ndarray, systems: dict, sentences: int, words: int | None) -> dict[str, Picks]:
-    from model.summarizer import body_indices
+    from presslens.model.summarizer import body_indices
 
     from .baselines import lead, textrank
 
@@ -102,8 +102,8 @@ def _single_picks(a, em: np.ndarray, systems: dict, sentences: int, words: int |
 
 
 def _cluster_picks(arts, e, systems: dict, sentences: int, words: int | None) -> dict[str, Picks]:
-    from model.coverage import event_summary
-    from model.summarizer import body_indices
+    from presslens.model.coverage import event_summary
+    from presslens.model.summarizer import body_indices
 
     from .baselines import lead
 
@@ -119,8 +119,8 @@ def _cluster_picks(arts, e, systems: dict, sentences: int, words: int | None) ->
 
 
 def _oracle_picks(arts, references: list[str], sentences: int) -> Picks:
-    from model.summarizer import body_indices
-    from training.rouge import oracle as oracle_selection
+    from presslens.model.summarizer import body_indices
+    from presslens.training.rouge import oracle as oracle_selection
 
     flat = [(j, i) for j, a in enumerate(arts) for i in body_indices(a)]
     texts = [arts[j].sentences[i].text for j, i in flat]
@@ -132,7 +132,7 @@ def _systems(chosen, commentary) -> dict:
     ``no_coherence`` (the same scorer, selection without the readable-alone rule)."""
     import dataclasses
 
-    from model.summarizer import ExtractiveSummarizer
+    from presslens.model.summarizer import ExtractiveSummarizer
 
     summ = chosen
     summ.commentary = commentary
@@ -146,9 +146,9 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
              ) -> tuple[dict[str, list[dict]], dict[str, list[list[str]]], dict[str, list[list[bool]]]]:
     """Per system and document (same order as ``docs``): one ROUGE dict, the summary (list of sentences) and
     per summary sentence whether it dangles (``eval.metrics.dangling_openers``)."""
-    from model.pipeline import choose_summarizer
-    from model.profiles import resolve_stance
-    from training.summarizer import EmbeddingCache, doc_articles, embed_all, load_encoder
+    from presslens.model.pipeline import choose_summarizer
+    from presslens.model.profiles import resolve_stance
+    from presslens.training.summarizer import EmbeddingCache, doc_articles, embed_all, load_encoder
 
     from .metrics import dangling_openers, rouge
 
@@ -184,8 +184,8 @@ def evaluate(docs, *, sentences: int, words: int | None, summarizer_dir: str | N
 
 
 def run(ns: argparse.Namespace) -> int:
-    from training.data import DataError
-    from training.summ_data import load_summ
+    from presslens.training.data import DataError
+    from presslens.training.summ_data import load_summ
 
     from .report import write_run_info, write_summary_report
 

@@ -139,7 +139,7 @@ def compare_summarizers(scores: Mapping[str, Sequence[Mapping[str, float]]], pri
          "systems": {name: {"rouge1": {"value", "ci_low", "ci_high"}, ...}},
          "paired": {"rouge1": {"a", "b", "delta", "ci_low", "ci_high", "p_value", "n_resamples"}, ...}}
     """
-    from training.rouge import ROUGE_TYPES
+    from presslens.training.rouge import ROUGE_TYPES
 
     if primary not in scores:
         raise ValueError(f"primary system {primary!r} is not among {sorted(scores)}")
@@ -176,7 +176,7 @@ def compare_summarizers(scores: Mapping[str, Sequence[Mapping[str, float]]], pri
 
 def summarizer_table_md(result: Mapping[str, Any]) -> str:
     """The markdown table of :func:`compare_summarizers` (primary first, ceilings last) and paired lines."""
-    from training.rouge import ROUGE_TYPES
+    from presslens.training.rouge import ROUGE_TYPES
 
     systems = result["systems"]
     ceilings = result.get("ceilings", [])

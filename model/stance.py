@@ -301,7 +301,7 @@ class StanceModel:
         if runtime == "torch":
             encoder = build()
         else:
-            from .runtime import choose_runtime, export_in_subprocess
+            from .runtime.onnx import choose_runtime, export_in_subprocess
 
             def fp32():
                 return choose_runtime(runtime, lambda: encoder_sources(config, path), build,
@@ -310,7 +310,7 @@ class StanceModel:
             if precision == "fp32":
                 encoder = fp32()
             else:
-                from .precision import climb
+                from .runtime.precision import climb
 
                 encoder = climb(precision, path, lambda: encoder_sources(config, path), fp32)
             _check_frozen_weights(config, encoder)

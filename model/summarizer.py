@@ -273,7 +273,7 @@ def is_sequence_scorer(scorer) -> bool:
     """Whether ``scorer`` is a ``model.seqscorer.SequenceScorer``. That module (torch) is imported only when a
     checkpoint holds one, and no instance can exist before it is, so a server with a linear scorer (the
     shipped one) never loads torch for the summarizer."""
-    seq = sys.modules.get("model.seqscorer") or sys.modules.get(f"{__package__}.seqscorer")
+    seq = sys.modules.get(f"{__package__}.seqscorer")
     return seq is not None and isinstance(scorer, seq.SequenceScorer)
 
 

@@ -61,7 +61,7 @@ class PeakMemory(threading.Thread):
 
 
 def run_batch(corpus: Path, out: Path, engine: str, shard_rows: int, kill_after_shards: int | None = None) -> dict:
-    cmd = [sys.executable, "-m", "api.cli", "batch", str(corpus), "--out", str(out), "--engine", engine,
+    cmd = [sys.executable, "-m", "presslens.api.cli", "batch", str(corpus), "--out", str(out), "--engine", engine,
            "--shard-rows", str(shard_rows), "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

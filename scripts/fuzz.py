@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from eval.server import running_server  # noqa: E402
+from presslens.eval.server import running_server  # noqa: E402
 
 API_KEY = "fuzz-api-key"
 ADMIN_TOKEN = "fuzz-admin-token"
@@ -68,7 +68,7 @@ def _server_counts(url: str, since: dict[str, int] | None = None) -> dict[str, i
 
 
 def _shipped_stance() -> Path:
-    from model.profiles import default_stance_path
+    from presslens.model.profiles import default_stance_path
 
     return default_stance_path()
 

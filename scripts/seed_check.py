@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.pipeline import Analyzer
-    from model.text import Article
+    from presslens.model.pipeline import Analyzer
+    from presslens.model.text import Article
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default", help="profile name or checkpoint directory")

@@ -36,8 +36,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from eval.server import REPO_ROOT as ROOT  # noqa: E402
-from eval.server import running_server  # noqa: E402
+from presslens.eval.server import REPO_ROOT as ROOT  # noqa: E402
+from presslens.eval.server import running_server  # noqa: E402
 
 ADMIN_TOKEN = "soak-admin-token"
 SEEDS = sorted((ROOT / "tests" / "fixtures").glob("00[0-4]_*.txt"))
@@ -88,7 +88,7 @@ def _kinds() -> list[Kind]:
     texts = _texts()
     short = [_lead(t, 600) for t in texts]  # a headline and a paragraph or two
     long_text = "\n\n".join(texts[:3])  # about 10,000 characters
-    from model.text import Article
+    from presslens.model.text import Article
 
     for t in [*short, *texts, long_text]:  # what the server must find in each, computed here alone
         EXPECTED_SENTENCES[t] = [s.text for s in Article(t).sentences]
@@ -327,8 +327,8 @@ def rss_window_medians(samples: list[tuple[float, int]], warmup: float, seconds:
 def write_report(out_dir: Path, ns: argparse.Namespace, out: dict, growth: float, passed: bool,
                  summary: list[str]) -> None:
     """soak.json (the run, RSS samples included), rss.png (RSS over time) and report.md into ``out_dir``."""
-    from eval.files import write_json, write_text
-    from eval.plots import plot_rss_over_time
+    from presslens.eval.files import write_json, write_text
+    from presslens.eval.plots import plot_rss_over_time
 
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = [(round(t, 2), round(kib / 1024, 1)) for t, kib in out["rss_samples"]]
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.clients < 1 or ns.seconds <= 0 or ns.warmup < 0:
         ap.error("--clients must be >= 1, --seconds > 0, --warmup >= 0")
 
-    from model.profiles import resolve_stance
+    from presslens.model.profiles import resolve_stance
 
     stance = resolve_stance(ns.model)
     with tempfile.TemporaryDirectory(prefix="presslens-soak-") as tmp:

@@ -40,7 +40,7 @@ LEADS = ("lead3", "lead1_each", "lead_round_robin")
 
 
 def _cli(args: list[str]) -> None:
-    cmd = [sys.executable, "-m", "api.cli", *args]
+    cmd = [sys.executable, "-m", "presslens.api.cli", *args]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True)
 

@@ -68,7 +68,7 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_stance_dir(tiny_encoder_dir, tmp_path_factory) -> Path:
     """A stance checkpoint over the tiny encoder with a random head (threshold 0.5)."""
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     model = StanceModel.new(str(tiny_encoder_dir))
     path = model.save_pretrained(tmp_path_factory.mktemp("tiny-stance") / "stance")
@@ -80,8 +80,8 @@ def prepare_onnx(model, path: Path) -> None:
     """Put the checkpoint's ONNX export in the (session's) cache now, from the torch model in hand, as
     `presslens prepare` does at install: servers started by tests then load it instead of exporting it
     in a child process (seconds of torch and transformers imports) inside their start-up timeout."""
-    from model.runtime import cache_root, export_encoder, fingerprint, onnxruntime_available
-    from model.stance import encoder_sources
+    from presslens.model.runtime.onnx import cache_root, export_encoder, fingerprint, onnxruntime_available
+    from presslens.model.stance import encoder_sources
 
     if onnxruntime_available():
         sources, settings = encoder_sources(model.config, path)
@@ -90,7 +90,7 @@ def prepare_onnx(model, path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_analyzer(tiny_stance_dir):
-    from model.pipeline import Analyzer
+    from presslens.model.pipeline import Analyzer
 
     return Analyzer.load(tiny_stance_dir)
 

@@ -7,8 +7,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-
-from model.stance import ArticleRule, StanceModel
+from presslens.model.stance import ArticleRule, StanceModel
 
 
 @dataclass
@@ -24,8 +23,8 @@ class ArticleEvidence:
 
 def article_evidence(model: StanceModel, rows: list[dict]) -> list[ArticleEvidence]:
     """Sentence probabilities and reported-speech flags for the body sentences of each article."""
-    from model.claims import attribute
-    from model.text import Article
+    from presslens.model.claims import attribute
+    from presslens.model.text import Article
 
     articles = [Article(r["text"], id=r.get("id"), title=r.get("title")) for r in rows]
     body = [[s.text for s in a.sentences if not s.is_title] for a in articles]

@@ -21,7 +21,7 @@ from .data import LabelledSentences
 from .selection import best_threshold, macro_f1, prior_weights
 
 if TYPE_CHECKING:
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     from .stance_args import TrainStanceArgs
 

@@ -210,7 +210,7 @@ def gate_dev_set(path: str | None):
     ``presslens prepare --gate-dev`` and ``presslens bench --gate-dev`` read it here."""
     if not path:
         return None
-    from model.gate import DevSet
+    from presslens.model.runtime.gate import DevSet
 
     data = load_sentences(path)
     return DevSet.of(data.texts, data.labels, Path(path).name)

@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from model.cpu import training_precision
-from model.io import atomic_file
+from presslens.model.io import atomic_file
+from presslens.model.runtime.cpu import training_precision
 
 from .data import DataError
 from .pool import Pool, texts_sha256
@@ -31,7 +30,7 @@ CHUNK = 512
 
 def default_cache_dir() -> Path:
     """``$PRESSLENS_HOME/cache/teacher`` or ``~/.cache/presslens/cache/teacher``."""
-    from model.settings import current
+    from presslens.model.settings import current
 
     return current().teacher_cache
 
@@ -43,7 +42,7 @@ _PROBABILITY_FIELDS = ("encoder", "mode", "train_layers", "dim", "hidden", "max_
 
 def teacher_key(teacher_dir: str | Path) -> str:
     """SHA-256 over what determines the teacher's sentence probabilities: weight files and shape fields."""
-    from model.io import checksums
+    from presslens.model.io import checksums
 
     path = Path(teacher_dir)
     # what a sentence's probability depends on: not the config's training record, the out-of-fold table or a
@@ -88,8 +87,8 @@ def teacher_outputs(teacher, key: str, texts: list[str], cache_dir: str | Path, 
 
 def soft_targets(args, log=print) -> tuple[tuple[list[str], np.ndarray], dict]:
     """(pool texts, tempered teacher probabilities) and the record the model card keeps."""
-    from model.profiles import resolve_stance
-    from model.stance import StanceModel
+    from presslens.model.profiles import resolve_stance
+    from presslens.model.stance import StanceModel
 
     if not Path(args.pool).is_file():
         raise DataError(f"--pool {args.pool}: no such file")

@@ -39,8 +39,8 @@ def _pool(ns: argparse.Namespace) -> int:
         pool.save(ns.out)
     print(f"pool {ns.out}: {len(pool.texts)} sentences, sha256 {pool.sha256}", file=sys.stderr)
     if ns.label_with:
-        from model.profiles import resolve_stance
-        from model.stance import StanceModel
+        from presslens.model.profiles import resolve_stance
+        from presslens.model.stance import StanceModel
 
         teacher_dir = resolve_stance(ns.label_with)
         texts = pool.texts[: ns.label_limit] if ns.label_limit else pool.texts

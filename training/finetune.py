@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from transformers import get_linear_schedule_with_warmup
-
-from model.encoder import Encoder, length_buckets, mean_pool
-from model.stance import (
+from presslens.model.encoder import Encoder, length_buckets, mean_pool
+from presslens.model.stance import (
     StanceModel,
     round_to_half,
     top_layer_prefixes,
 )
+from transformers import get_linear_schedule_with_warmup
 
 from .data import LabelledSentences
 from .selection import best_threshold, macro_f1

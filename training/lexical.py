@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from model.lexical import LexicalBranch
+from presslens.model.lexical import LexicalBranch
 
 from .selection import best_threshold
 

@@ -43,7 +43,7 @@ class Pool:
         return texts_sha256(self.texts)
 
     def save(self, path: str | Path) -> None:
-        from model.io import atomic_file
+        from presslens.model.io import atomic_file
 
         with atomic_file(path) as tmp, tmp.open("w", encoding="utf-8") as f:
             for t, s in zip(self.texts, self.sources, strict=True):
@@ -66,7 +66,7 @@ def _split_spec(spec: str) -> tuple[str, str]:
 
 def source_sentences(spec: str) -> list[str]:
     """The body sentences of every article in one source (or the texts of a sentence file)."""
-    from model.text import Article
+    from presslens.model.text import Article
 
     fmt, path = _split_spec(spec)
     if fmt == "sentences":

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
-from model.seqscorer import SequenceConfig, SequenceNet, SequenceScorer
-from model.summarizer import FEATURES, body_indices
+from presslens.model.seqscorer import SequenceConfig, SequenceNet, SequenceScorer
+from presslens.model.summarizer import FEATURES, body_indices
 
 
 @dataclass
@@ -188,7 +187,7 @@ def cross_validate_sequences(seqs: list[Sequence], units: list, folded: list[int
                              args: SequenceArgs, sentences: int, mmr_lambda: float,
                              log: Callable[[str], None] = lambda m: None, commentary=None) -> dict:
     """K-fold over the documents ``folded`` (the others always train): each scored by a model that never saw it."""
-    from model.summarizer import ExtractiveSummarizer, ScorerConfig
+    from presslens.model.summarizer import ExtractiveSummarizer, ScorerConfig
 
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(folded))

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from model.features import GROUPS, Stacker, features
+from presslens.model.features import GROUPS, Stacker, features
 
 from .arguments import arg
 from .crossval import stratified_folds
@@ -90,9 +89,9 @@ def choose_groups(p: np.ndarray, texts: list[str], y: np.ndarray, prior: float |
 
 def stack(args: StackArgs, log=print) -> dict:
     """Choose groups, fit the stacker on every out-of-fold probability, and rewrite the checkpoint."""
-    from model.card import model_card
-    from model.profiles import resolve_stance
-    from model.stance import StanceModel
+    from presslens.model.card import model_card
+    from presslens.model.profiles import resolve_stance
+    from presslens.model.stance import StanceModel
 
     path = resolve_stance(args.model)
     oof_file = path / "cv_oof.json"

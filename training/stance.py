@@ -13,11 +13,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-
-from model.cpu import training_precision
-from model.encoder import Encoder
-from model.head import build_head
-from model.stance import (
+from presslens.model.encoder import Encoder
+from presslens.model.head import build_head
+from presslens.model.runtime.cpu import training_precision
+from presslens.model.stance import (
     ArticleRule,
     StanceConfig,
     StanceModel,

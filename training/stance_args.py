@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.encoder import DEFAULT_ENCODER
-from model.stance import MODES
+from presslens.model.encoder import DEFAULT_ENCODER
+from presslens.model.stance import MODES
 
 from .arguments import arg
 from .data import DataError

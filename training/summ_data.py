@@ -216,7 +216,7 @@ def load_summ(path: str | Path, fmt: str) -> list[SummDoc]:
 
 def reference_lines(text: str) -> str:
     """A reference as newline-separated sentences (rougeLsum scores sentence by sentence)."""
-    from model.text import split_sentences
+    from presslens.model.text import split_sentences
 
     lines = []
     for para in re.split(r"\n+", text):

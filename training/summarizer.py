@@ -22,9 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
-from model.io import checksums
-from model.summarizer import (
+from presslens.model.io import checksums
+from presslens.model.summarizer import (
     FEATURES,
     Candidate,
     ExtractiveSummarizer,
@@ -33,7 +32,7 @@ from model.summarizer import (
     body_indices,
     sentence_features,
 )
-from model.text import Article
+from presslens.model.text import Article
 
 from .arguments import arg
 from .data import DataError
@@ -138,15 +137,15 @@ def load_encoder(encoder_ref: str, stance_dir: str | None = None):
     Its cache key carries the sha256 of the checkpoint's weight files, so cached embeddings follow them.
     """
     if encoder_ref == "serving":
-        from model.profiles import resolve_stance
-        from model.stance import StanceModel
+        from presslens.model.profiles import resolve_stance
+        from presslens.model.stance import StanceModel
 
         path = resolve_stance(stance_dir)
         weights = {name: h for name, h in checksums(path).items() if name.endswith(".safetensors")}
         key = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()
         stance = StanceModel.from_pretrained(path)
         return stance.encoder, "serving:" + key, stance.proba_from_embeddings
-    from model.encoder import Encoder
+    from presslens.model.encoder import Encoder
 
     return Encoder(encoder_ref), encoder_ref, None
 
@@ -195,7 +194,7 @@ class EmbeddingCache:
     def save(self) -> None:
         if not self.path or not self.table:
             return
-        from model.io import atomic_file
+        from presslens.model.io import atomic_file
 
         keys = list(self.table)
         with atomic_file(self.path, durable=False) as tmp, tmp.open("wb") as fh:  # a cache: rebuilt if lost

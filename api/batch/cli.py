@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from api.cli_common import positive, service_settings
+from presslens.api.cli_common import positive, service_settings
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,8 +61,8 @@ class _Progress:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from api.cli_common import UsageError, precision_option
-    from model.pipeline import summary_budget
+    from presslens.api.cli_common import UsageError, precision_option
+    from presslens.model.pipeline import summary_budget
 
     from .engines import JobConfig
     from .job import BatchError, run_job

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from model.batch import RowLimits, analyze_rows
+from presslens.model.batch import RowLimits, analyze_rows
 
 from ..settings import Settings
 from .sources import Shard, read_shard
@@ -41,16 +41,15 @@ class JobConfig:
     precision: str = "auto"
 
     def options(self):
-        from model.pipeline import AnalyzeOptions
+        from presslens.model.pipeline import AnalyzeOptions
 
         return AnalyzeOptions(summary_sentences=self.summary_sentences, summary_words=self.summary_words,
                               claims_only=self.claims_only)
 
 
 def load_analyzer(cfg: JobConfig):
+    from presslens.model.pipeline import Analyzer
     from transformers.utils import logging as hf_logging
-
-    from model.pipeline import Analyzer
 
     hf_logging.disable_progress_bar()  # a bar per worker would scribble over the job's own progress bar
     analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from model.profiles import model_fingerprint
+from presslens.model.profiles import model_fingerprint
 
 from . import sources, store
 from .engines import JobConfig, ray_available, run_local, run_ray

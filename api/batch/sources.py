@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from model.batch import READ_ERROR
+from presslens.model.batch import READ_ERROR
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 INPUT_FIELDS = ("text", "html", "id", "title")

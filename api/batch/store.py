@@ -24,8 +24,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from model.batch import RESULT_FIELDS
-from model.io import atomic_file, atomic_write
+from presslens.model.batch import RESULT_FIELDS
+from presslens.model.io import atomic_file, atomic_write
 
 from .sources import Shard
 

@@ -6,8 +6,7 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, Depends, Request
-
-from model.encoder import ModelLoadError
+from presslens.model.encoder import ModelLoadError
 
 from .. import registry
 from ..deps import ModelDep, require_admin, require_api_key

@@ -9,12 +9,11 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.settings import Settings
-from model.encoder import ModelLoadError
-from model.pipeline import AnalyzeOptions
-from model.text import Article
+from presslens.api.app import create_app
+from presslens.api.settings import Settings
+from presslens.model.encoder import ModelLoadError
+from presslens.model.pipeline import AnalyzeOptions
+from presslens.model.text import Article
 
 
 def _settings(tmp_path, **kw) -> Settings:
@@ -183,7 +182,7 @@ def test_docs_openapi_info(client):
     assert article["id"]["anyOf"][0]["maxLength"] == 200
     info = client.get("/info").json()
     assert info["limits"] == {"max_body_bytes": 1_000_000, "max_articles": 64, "max_chars": 20_000}
-    from model.settings import current
+    from presslens.model.settings import current
 
     assert info["settings"] == current().to_dict() and info["settings"]["runtime"] in ("auto", "onnx", "torch")
 
@@ -217,7 +216,7 @@ def test_a_fault_in_the_html_extractor_is_a_logged_500_not_the_clients_error(cli
 
 
 def test_readyz_fails_until_the_model_has_loaded(tiny_analyzer, tmp_path, seed_texts):
-    from api.registry import describe_given
+    from presslens.api.registry import describe_given
 
     gate = threading.Event()
 

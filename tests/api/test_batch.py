@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from presslens.api.batch import store
+from presslens.api.batch.engines import JobConfig
+from presslens.api.batch.job import BatchError, run_job
+from presslens.api.batch.sources import InputError
+from presslens.api.cli import main
 
-from api.batch import store
-from api.batch.engines import JobConfig
-from api.batch.job import BatchError, run_job
-from api.batch.sources import InputError
-from api.cli import main
 from tests.api.batchdata import BAD, MAX_CHARS, N_ROWS, read_rows, write_corpus
 
 
@@ -152,7 +152,7 @@ def test_cli_last_line_counts_rows_errors_and_rate(tmp_path, corpus, tiny_stance
 
 
 def test_input_errors_are_named(tmp_path):
-    from api.batch.sources import discover
+    from presslens.api.batch.sources import discover
 
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="unknown format"):
@@ -162,7 +162,7 @@ def test_input_errors_are_named(tmp_path):
 
 
 def test_engine_failure_keeps_committed_shards(clean_run, cfg, corpus, tmp_path, monkeypatch):
-    import api.batch.engines as engines
+    import presslens.api.batch.engines as engines
 
     real = engines.read_shard
     calls = []
@@ -193,9 +193,9 @@ def test_a_rerun_whose_model_differs_in_its_weights_is_refused(tmp_path, tiny_st
     import json
     import shutil
 
-    from model import profiles
-    from model.io import checksums
-    from model.summarizer import ExtractiveSummarizer
+    from presslens.model import profiles
+    from presslens.model.io import checksums
+    from presslens.model.summarizer import ExtractiveSummarizer
 
     weights = tmp_path / "weights"
     shutil.copytree(tiny_stance_dir, weights / "stance-accurate")

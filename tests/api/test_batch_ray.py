@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from presslens.api.batch import store
+from presslens.api.batch.engines import JobConfig
+from presslens.api.batch.job import run_job
 
-from api.batch import store
-from api.batch.engines import JobConfig
-from api.batch.job import run_job
 from tests.api.batchdata import MAX_CHARS, N_ROWS, read_rows, write_corpus
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import threading
 
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.batching import BatchQueue, LoadedModel, ModelSlot, QueueFull, estimate_tokens
-from api.settings import Settings
-from model.pipeline import AnalyzeOptions
-from model.text import Article
+from presslens.api.app import create_app
+from presslens.api.batching import BatchQueue, LoadedModel, ModelSlot, QueueFull, estimate_tokens
+from presslens.api.settings import Settings
+from presslens.model.pipeline import AnalyzeOptions
+from presslens.model.text import Article
 
 
 class Recording:
@@ -195,7 +194,7 @@ def test_concurrent_http_requests_are_merged(tiny_analyzer, tmp_path, seed_texts
 
 def test_a_batch_is_in_the_metrics_before_its_requests_have_their_answers(tiny_analyzer, seed_texts):
     """/metrics read right after a response must count that response's batch (it once lagged: a race)."""
-    from api.batching import Metrics
+    from presslens.api.batching import Metrics
 
     futures = []
     seen: list[tuple[int, list[bool]]] = []

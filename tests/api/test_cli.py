@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from presslens.api.cli import main
 
-from api.cli import main
 from tests.conftest import SEEDS
 
 
@@ -100,7 +100,7 @@ def test_missing_file_and_bad_model(tmp_path, capsys):
 @pytest.mark.integration
 def test_seeds_with_the_shipped_model():
     """The bar of the skeleton: run as a user would, in a subprocess, offline."""
-    proc = subprocess.run([sys.executable, "-m", "api.cli", "analyze", *map(str, SEEDS)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "presslens.api.cli", "analyze", *map(str, SEEDS)], capture_output=True,
                           text=True, timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
     results = {d["id"][:3]: d for d in json.loads(proc.stdout)}

@@ -6,9 +6,8 @@ import json
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from presslens.api.errors import ApiError, BodyLimitMiddleware, install_error_handlers, summarize_validation
 from pydantic import BaseModel, Field
-
-from api.errors import ApiError, BodyLimitMiddleware, install_error_handlers, summarize_validation
 
 
 def test_summarize_validation_names_the_field_and_caps_the_list():

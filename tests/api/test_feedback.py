@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.cli import main
-from api.feedback import FeedbackRow, SQLiteStore, export_csv
-from api.settings import Settings
+from presslens.api.app import create_app
+from presslens.api.cli import main
+from presslens.api.feedback import FeedbackRow, SQLiteStore, export_csv
+from presslens.api.settings import Settings
 
 ROWS = [
     {"text": "Frankly, this policy is a disaster.", "label": "editorial", "article_id": "a1", "sentence_index": 3,
@@ -57,7 +56,7 @@ def test_feedback_survives_restart_and_exports_for_training(tiny_analyzer, tmp_p
         rows = list(csv.DictReader(fh))
     assert [(r["text"], r["label"]) for r in rows] == [(r["text"], r["label"]) for r in ROWS]
 
-    from training.data import load_sentences
+    from presslens.training.data import load_sentences
 
     data = load_sentences(str(out))
     assert data.texts == [r["text"].strip() for r in ROWS]
@@ -109,7 +108,7 @@ def test_feedback_bad_inputs(tiny_analyzer, tmp_path):
 
 _WRITER = textwrap.dedent("""
     import sys
-    from api.feedback import FeedbackRow, SQLiteStore
+    from presslens.api.feedback import FeedbackRow, SQLiteStore
     store = SQLiteStore(sys.argv[1])
     i = 0
     while True:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.settings import Settings
+from presslens.api.app import create_app
+from presslens.api.settings import Settings
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -177,16 +176,17 @@ def test_every_install_path_takes_exact_versions_from_constraints_txt():
 # -- security and durability at the server level ------------------------------------------------------
 def test_tokens_are_compared_in_constant_time(tiny_analyzer, tmp_path, monkeypatch):
     """Both the API key and the admin token go through hmac.compare_digest (no early exit on a mismatch)."""
-    import api.deps
+
+    from presslens.api import deps as api_deps
 
     calls = []
-    real = api.deps.hmac.compare_digest
+    real = api_deps.hmac.compare_digest
 
     def spy(a, b):
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(api.deps.hmac, "compare_digest", spy)
+    monkeypatch.setattr(api_deps.hmac, "compare_digest", spy)
     settings = Settings(feedback_db=str(tmp_path / "fb.sqlite3"), api_key="key-123", admin_token="admin-456",
                         models_dir=str(tmp_path))
     with TestClient(create_app(settings, tiny_analyzer)) as c:
@@ -204,8 +204,7 @@ def test_kill_9_of_the_server_during_feedback_writes_keeps_every_acknowledged_ro
     import signal
 
     import httpx
-
-    from eval.server import running_server
+    from presslens.eval.server import running_server
 
     db = tmp_path / "feedback.sqlite3"
     env = {"PRESSLENS_FEEDBACK_DB": str(db)}
@@ -241,7 +240,7 @@ def test_kill_9_of_the_server_during_feedback_writes_keeps_every_acknowledged_ro
     with running_server(tmp_path / "second", env, args=["--model", str(tiny_stance_dir)]) as server:
         resp = httpx.post(server.url + "/v1/feedback", json={"text": "after restart", "label": "neutral"}, timeout=30)
         assert resp.status_code == 201 and resp.json()["id"] > max(acked)
-    from api.feedback import SQLiteStore
+    from presslens.api.feedback import SQLiteStore
 
     store = SQLiteStore(db)
     try:
@@ -257,7 +256,7 @@ def test_segmentation_is_thread_safe(seed_texts):
     pysbd Segmenter mixed texts up; found by the soak as an answer with an empty summary)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from model.text import Article
+    from presslens.model.text import Article
 
     texts = list(seed_texts.values())
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.server import serve_in_thread
-from api.settings import Settings
-from model.limits import MAX_ARTICLE_CHARS, ArticleTooLong, check_article_length
+from presslens.api.app import create_app
+from presslens.api.server import serve_in_thread
+from presslens.api.settings import Settings
+from presslens.model.limits import MAX_ARTICLE_CHARS, ArticleTooLong, check_article_length
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TEN_MB = 10_000_000

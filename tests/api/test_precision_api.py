@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-
-from api import registry
-from api.app import create_app
-from api.cli import main
-from api.settings import Settings
+from presslens.api import registry
+from presslens.api.app import create_app
+from presslens.api.cli import main
+from presslens.api.settings import Settings
 
 pytest.importorskip("onnxruntime")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from presslens.model.profiles import WEIGHTS_DIR
 
-from model.profiles import WEIGHTS_DIR
 from tests.conftest import SEEDS
 
 
@@ -14,7 +14,7 @@ from tests.conftest import SEEDS
                                      ["eval", "stance", "--data", "{ct}", "--format", "checkthat", "--out", "{out}"],
                                      ["serve"], ["prepare"], ["batch", "{rows}", "--out", "{out}", "--engine", "local"]])
 def test_every_command_refuses_accurate_without_mpnet_in_one_line(command, tmp_path, monkeypatch, capsys):
-    from api.cli import main
+    from presslens.api.cli import main
 
     monkeypatch.setenv("PRESSLENS_HOME", str(tmp_path / "home"))
     ct = tmp_path / "ct.tsv"
@@ -28,6 +28,6 @@ def test_every_command_refuses_accurate_without_mpnet_in_one_line(command, tmp_p
 
 
 def test_reload_accepts_a_profile_name(tmp_path):
-    from api.registry import resolve_checkpoint
+    from presslens.api.registry import resolve_checkpoint
 
     assert resolve_checkpoint(None, "default") == Path(WEIGHTS_DIR / "stance")

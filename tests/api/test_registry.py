@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
-from api import registry
-from model.encoder import ModelLoadError
+from presslens.api import registry
+from presslens.model.encoder import ModelLoadError
 
 
 def test_importing_the_registry_does_no_work():
@@ -70,9 +69,9 @@ def test_smoke_test_passes_a_working_model_and_refuses_a_broken_one(tiny_analyze
 def test_an_in_memory_model_served_with_the_numpy_head_is_described_like_its_torch_twin(tiny_analyzer, monkeypatch,
                                                                                       tmp_path):
     """The ONNX serving path holds a NumpyHead, which has no state_dict(): the version must still be its weights'."""
-    from api.registry import describe_given
-    from api.settings import Settings
-    from model.head import NumpyHead, head_state
+    from presslens.api.registry import describe_given
+    from presslens.api.settings import Settings
+    from presslens.model.head import NumpyHead, head_state
 
     settings = Settings(feedback_db=str(tmp_path / "fb.sqlite3"))
     torch_version = describe_given(tiny_analyzer, settings).version

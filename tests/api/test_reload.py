@@ -11,11 +11,10 @@ import threading
 import pytest
 import torch
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.settings import Settings
-from model.pipeline import Analyzer
-from model.stance import StanceModel
+from presslens.api.app import create_app
+from presslens.api.settings import Settings
+from presslens.model.pipeline import Analyzer
+from presslens.model.stance import StanceModel
 
 ADMIN = {"Authorization": "Bearer admin-token-123"}
 
@@ -150,7 +149,7 @@ def test_good_reload_under_concurrent_requests(app, seed_texts, models_dir):
         assert set(versions) <= {before, after} and versions[-1] == after
         # the new model answers: its probabilities are those of the good checkpoint
         got = c.post("/v1/analyze", json={"articles": [{"id": "x", "text": seed_texts["004"]}]}).json()
-        from model.text import Article
+        from presslens.model.text import Article
         want = Analyzer.load(models_dir / "good").analyze([Article(seed_texts["004"], id="x")])[0].to_dict()
         assert got["results"][0] == json.loads(json.dumps(want))
         metrics = c.get("/metrics").text
@@ -160,7 +159,7 @@ def test_good_reload_under_concurrent_requests(app, seed_texts, models_dir):
 
 def test_an_unexpected_fault_during_a_reload_is_a_logged_500_and_the_model_keeps_serving(app, monkeypatch, caplog):
     """A bad checkpoint is the caller's 422; an exception nobody anticipated is the server's fault."""
-    from api import registry
+    from presslens.api import registry
 
     def broken(path, current):
         raise RuntimeError("disk controller hiccup")

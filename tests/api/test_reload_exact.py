@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from presslens.api.app import create_app
+from presslens.api.cli import main
+from presslens.api.settings import Settings
+from presslens.model.stance import StanceModel, round_to_half
+from presslens.model.summarizer import FEATURES, ExtractiveSummarizer, Scorer, ScorerConfig
 
-from api.app import create_app
-from api.cli import main
-from api.settings import Settings
-from model.stance import StanceModel, round_to_half
-from model.summarizer import FEATURES, ExtractiveSummarizer, Scorer, ScorerConfig
 from tests.conftest import SEEDS
 
 ADMIN = {"Authorization": "Bearer admin-token-123"}
@@ -147,7 +147,7 @@ def test_fast_checkpoint_reuses_only_the_encoder_with_its_weights(models_dir, ti
 
 
 def test_fast_checkpoint_whose_base_changed_is_refused(models_dir, tmp_path):
-    from model.encoder import ModelLoadError
+    from presslens.model.encoder import ModelLoadError
 
     shutil.copytree(models_dir / "fast", tmp_path / "fast")
     cfg = json.loads((tmp_path / "fast" / "config.json").read_text())

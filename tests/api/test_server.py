@@ -7,13 +7,13 @@ import json
 
 import httpx
 import pytest
+from presslens.api.app import create_app
+from presslens.api.cli import main
+from presslens.api.server import serve_in_thread
+from presslens.api.settings import Settings
+from presslens.model.pipeline import Analyzer
+from presslens.model.text import Article
 
-from api.app import create_app
-from api.cli import main
-from api.server import serve_in_thread
-from api.settings import Settings
-from model.pipeline import Analyzer
-from model.text import Article
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.integration

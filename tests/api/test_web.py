@@ -10,10 +10,9 @@ import tempfile
 
 import httpx
 import pytest
-
-from api.app import create_app
-from api.server import serve_in_thread
-from api.settings import Settings
+from presslens.api.app import create_app
+from presslens.api.server import serve_in_thread
+from presslens.api.settings import Settings
 
 pytestmark = pytest.mark.browser
 
@@ -53,10 +52,9 @@ def mixed_analyzer(tiny_analyzer, seed_texts):
     import dataclasses
 
     import numpy as np
-
-    from model.pipeline import Analyzer
-    from model.stance import StanceModel
-    from model.text import Article
+    from presslens.model.pipeline import Analyzer
+    from presslens.model.stance import StanceModel
+    from presslens.model.text import Article
 
     probs = [s["probability"] for k in ("000", "004")
              for s in tiny_analyzer.analyze([Article(seed_texts[k])])[0].to_dict()["sentences"]]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from eval import baselines
-from eval.metrics import macro_f1, rouge
-from training.rouge import greedy_oracle
+from presslens.eval import baselines
+from presslens.eval.metrics import macro_f1, rouge
+from presslens.training.rouge import greedy_oracle
 
 # Tiny separable stance data: commentary words vs reporting words.
 _OPINION = ["i think this is a disgrace", "what a terrible idea, no doubt", "i guess they will fail again",
@@ -75,7 +74,7 @@ def test_encoder_lr_uses_the_given_encoder_and_caches():
 
 
 def test_encoder_lr_with_the_tiny_real_encoder(tiny_encoder_dir):
-    from model.encoder import Encoder
+    from presslens.model.encoder import Encoder
 
     enc = Encoder(tiny_encoder_dir)
     model = baselines.EncoderLogReg(enc, seed=0).fit(TRAIN, TRAIN_Y)
@@ -146,8 +145,8 @@ def test_run_summary_baselines_shape():
 
 def test_stance_report_from_baselines_is_byte_identical_across_runs(tiny_encoder_dir, tmp_path):
     """Fit, predict, bootstrap and write twice from scratch: the same metrics.json bytes."""
-    from eval import report
-    from model.encoder import Encoder
+    from presslens.eval import report
+    from presslens.model.encoder import Encoder
 
     test = TEST * 5
     gold = TEST_Y * 5

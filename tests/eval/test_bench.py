@@ -8,11 +8,10 @@ import socket
 
 import numpy as np
 import pytest
-
-from eval import bench
-from eval.floor import encoder_cost, matmul_gflops
-from eval.load import request_sequence
-from eval.server import ServerProcess, ServerStartError, free_port, peak_rss_mb
+from presslens.eval import bench
+from presslens.eval.floor import encoder_cost, matmul_gflops
+from presslens.eval.load import request_sequence
+from presslens.eval.server import ServerProcess, ServerStartError, free_port, peak_rss_mb
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +43,8 @@ def test_request_sequence_repeats_the_mix_in_order(mix):
 
 
 def test_encoder_cost_counts_tokens_and_flops(tiny_encoder_dir):
-    from model.encoder import Encoder
-    from model.text import Article
+    from presslens.model.encoder import Encoder
+    from presslens.model.text import Article
 
     enc = Encoder(tiny_encoder_dir)
     arts = [{"id": "a", "text": "Talks in London.\n\nThe minister said the talks would go on."}]
@@ -86,10 +85,9 @@ def test_argument_parsing_rejects_bad_values():
 
 def test_naive_peer_gives_the_library_result(tiny_stance_dir, seed_texts):
     from fastapi.testclient import TestClient
-
-    from eval.naive_server import create_naive_app
-    from model.pipeline import Analyzer
-    from model.text import Article
+    from presslens.eval.naive_server import create_naive_app
+    from presslens.model.pipeline import Analyzer
+    from presslens.model.text import Article
 
     expected = Analyzer.load(tiny_stance_dir).analyze([Article(seed_texts["000"], id="s0")])[0].to_dict()
     with TestClient(create_naive_app(str(tiny_stance_dir))) as client:
@@ -106,11 +104,10 @@ def test_competent_peer_gives_the_library_result(tiny_stance_dir, seed_texts):
     """sentence-transformers over the checkpoint's own weights: the same embeddings, so the same answers."""
     import numpy as np
     from fastapi.testclient import TestClient
-
-    from eval.competent_server import SentenceTransformerEncoder, use_sentence_transformers
-    from eval.naive_server import create_naive_app
-    from model.pipeline import Analyzer
-    from model.text import Article
+    from presslens.eval.competent_server import SentenceTransformerEncoder, use_sentence_transformers
+    from presslens.eval.naive_server import create_naive_app
+    from presslens.model.pipeline import Analyzer
+    from presslens.model.text import Article
 
     analyzer = Analyzer.load(tiny_stance_dir)
     texts = [s.text for s in Article(seed_texts["004"], id="s4").sentences]

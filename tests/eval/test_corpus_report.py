@@ -7,8 +7,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from api.cli import main
+from presslens.api.cli import main
 
 
 def _shard(path, labels, commentary, n_sentences, sources, dates, errors=None):

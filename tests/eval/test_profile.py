@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from eval.bench import build_article_mix
-from eval.profile import STAGES, profile_rows, stage_profile
+from presslens.eval.bench import build_article_mix
+from presslens.eval.profile import STAGES, profile_rows, stage_profile
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
-from eval import report
-from eval.metrics import (
+from presslens.eval import report
+from presslens.eval.metrics import (
     brier_score,
     classification_metrics,
     confusion_matrix,
@@ -175,7 +174,7 @@ def test_plots_write_readable_pngs(tmp_path):
 def test_plot_labels_and_legends_are_set(tmp_path, monkeypatch):
     """The plots carry titles, axis labels and legends (checked on the matplotlib figure itself)."""
     seen = []
-    from eval import plots
+    from presslens.eval import plots
 
     real_save = plots._save
 

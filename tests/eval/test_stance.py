@@ -7,9 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
-from api.cli import main
-from eval.stance import classification_metrics
+from presslens.api.cli import main
+from presslens.eval.stance import classification_metrics
 
 
 def test_classification_metrics_by_hand():

@@ -6,10 +6,9 @@ import json
 
 import numpy as np
 import pytest
-
-from training.data import DataError
-from training.rouge import greedy_oracle
-from training.summ_data import Rouge, load_summ, parse_neus_item, reference_lines
+from presslens.training.data import DataError
+from presslens.training.rouge import greedy_oracle
+from presslens.training.summ_data import Rouge, load_summ, parse_neus_item, reference_lines
 
 ART1 = ("Storm closes city schools\n\n"
         "A powerful storm closed every school in the city on Monday, officials said.\n\n"
@@ -104,8 +103,8 @@ def test_rouge_and_oracle():
 
 
 def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
-    from api.cli import main
-    from model.summarizer import ExtractiveSummarizer
+    from presslens.api.cli import main
+    from presslens.model.summarizer import ExtractiveSummarizer
 
     writers = _writers(tmp_path)
     out = tmp_path / "summ"
@@ -148,10 +147,10 @@ def test_train_then_evaluate(tmp_path, tiny_encoder_dir):
 
 def test_training_embeds_with_the_stance_checkpoints_encoder(tmp_path, tiny_stance_dir):
     """The default 'serving' encoder is the stance model's, the one the Analyzer embeds with at inference."""
-    from api.cli import main
-    from model.pipeline import Analyzer
-    from model.summarizer import ExtractiveSummarizer
-    from training.summarizer import load_encoder
+    from presslens.api.cli import main
+    from presslens.model.pipeline import Analyzer
+    from presslens.model.summarizer import ExtractiveSummarizer
+    from presslens.training.summarizer import load_encoder
 
     encoder, key, commentary = load_encoder("serving", str(tiny_stance_dir))
     texts = ["Lavrov said the talks were difficult.", "It was, frankly, a mess."]
@@ -171,7 +170,7 @@ def test_training_embeds_with_the_stance_checkpoints_encoder(tmp_path, tiny_stan
 
 
 def test_eval_errors_are_one_line(tmp_path, capsys):
-    from api.cli import main
+    from presslens.api.cli import main
 
     assert main(["eval", "summarize", "--data", str(tmp_path / "nope.json"), "--format", "writers",
                  "--out", str(tmp_path / "r")]) == 2
@@ -181,8 +180,8 @@ def test_eval_errors_are_one_line(tmp_path, capsys):
 
 
 def test_dangling_openers_on_hand_made_articles():
-    from eval.metrics import dangling_openers
-    from model.text import Article
+    from presslens.eval.metrics import dangling_openers
+    from presslens.model.text import Article
 
     a = Article("Transport minister quits post\n\n"
                 "The transport minister, John Smith, resigned on Tuesday.\n\n"
@@ -204,7 +203,7 @@ def test_dangling_openers_on_hand_made_articles():
 def test_eval_reports_dangling_openers_per_document(tmp_path, tiny_encoder_dir):
     import csv
 
-    from api.cli import main
+    from presslens.api.cli import main
 
     rows = [{"article_id": "m1", "summary": "John Smith resigned over contracts; he denies wrongdoing.",
              "article": "Transport minister quits post\n\nThe transport minister resigned on Tuesday.\n\n"
@@ -232,7 +231,7 @@ def test_eval_reports_dangling_openers_per_document(tmp_path, tiny_encoder_dir):
 
 
 def test_data_weights_need_one_positive_weight_per_source():
-    from training.summarizer import TrainSummarizerArgs
+    from presslens.training.summarizer import TrainSummarizerArgs
 
     with pytest.raises(DataError, match="one positive weight per --data source"):
         TrainSummarizerArgs(data=["writers:a.json", "sumllm:b"], data_weight=[10.0], out="x")

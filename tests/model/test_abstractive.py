@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from model.encoder import ModelLoadError
+from presslens.model.encoder import ModelLoadError
 
 WORDS = ("the a of to in and is was said talks russia ukraine kerry lavrov london vote crimea minister "
          "meeting on friday sunday . , \" ' -").split()
@@ -36,7 +35,7 @@ ARTICLE = "Kerry and Lavrov meet in London\n\n" + " ".join(
 
 
 def test_short_text_is_one_chunk(tiny_seq2seq):
-    from model.abstractive import AbstractiveSummarizer
+    from presslens.model.abstractive import AbstractiveSummarizer
 
     s = AbstractiveSummarizer(tiny_seq2seq, max_new_tokens=6, num_beams=1)
     assert s.max_input_tokens == 48  # the smaller of tokenizer and position limits
@@ -45,8 +44,8 @@ def test_short_text_is_one_chunk(tiny_seq2seq):
 
 
 def test_long_article_is_chunked_within_the_limit(tiny_seq2seq):
-    from model.abstractive import AbstractiveSummarizer
-    from model.text import Article
+    from presslens.model.abstractive import AbstractiveSummarizer
+    from presslens.model.text import Article
 
     s = AbstractiveSummarizer(tiny_seq2seq, max_new_tokens=5, num_beams=1)
     art = Article(ARTICLE)
@@ -62,9 +61,9 @@ def test_long_article_is_chunked_within_the_limit(tiny_seq2seq):
 
 
 def test_analyzer_adds_an_abstract(tiny_seq2seq, tiny_stance_dir):
-    from model.abstractive import AbstractiveSummarizer
-    from model.pipeline import AnalyzeOptions, Analyzer
-    from model.text import Article
+    from presslens.model.abstractive import AbstractiveSummarizer
+    from presslens.model.pipeline import AnalyzeOptions, Analyzer
+    from presslens.model.text import Article
 
     analyzer = Analyzer.load(tiny_stance_dir)
     analyzer.abstractive = AbstractiveSummarizer(tiny_seq2seq, max_new_tokens=4, num_beams=1)
@@ -74,14 +73,14 @@ def test_analyzer_adds_an_abstract(tiny_seq2seq, tiny_stance_dir):
 
 
 def test_encoder_only_checkpoint_is_refused(tiny_encoder_dir):
-    from model.abstractive import AbstractiveSummarizer
+    from presslens.model.abstractive import AbstractiveSummarizer
 
     with pytest.raises(ModelLoadError):
         AbstractiveSummarizer(tiny_encoder_dir)
 
 
 def test_cli_reports_a_missing_model(tmp_path, capsys):
-    from api.cli import main
+    from presslens.api.cli import main
 
     f = tmp_path / "a.txt"
     f.write_text(ARTICLE)

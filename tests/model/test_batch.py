@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from model.batch import READ_ERROR, RowLimits, analyze_rows
-from model.text import Article
+from presslens.model.batch import READ_ERROR, RowLimits, analyze_rows
+from presslens.model.text import Article
 
 MAX_CHARS = 20_000
 

@@ -6,10 +6,9 @@ import json
 import shutil
 
 import pytest
-
-from model.encoder import ModelLoadError
-from model.io import atomic_dir
-from model.stance import StanceModel
+from presslens.model.encoder import ModelLoadError
+from presslens.model.io import atomic_dir
+from presslens.model.stance import StanceModel
 
 
 @pytest.fixture()
@@ -72,7 +71,7 @@ def test_interrupted_write_keeps_previous_checkpoint(checkpoint, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-write
 
-    monkeypatch.setattr("model.stance.model_card", boom)
+    monkeypatch.setattr("presslens.model.stance.model_card", boom)
     with pytest.raises(KeyboardInterrupt):
         model.save_pretrained(checkpoint)
     assert {p.name: p.read_bytes() for p in checkpoint.iterdir()} == before

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from model.claims import attribute, quoted_spans, resolve_speakers, writer_aside
+from presslens.model.claims import attribute, quoted_spans, resolve_speakers, writer_aside
 
 
 @pytest.mark.parametrize("text,speaker", [

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from model.coherence import CONNECTIVE, DEMONSTRATIVE, PRONOUN, Context, dangling_flags, opener
-from model.selection import Candidate, mmr_select
-from model.summarizer import ExtractiveSummarizer, Scorer, ScorerConfig
-from model.text import Article
+from presslens.model.coherence import CONNECTIVE, DEMONSTRATIVE, PRONOUN, Context, dangling_flags, opener
+from presslens.model.selection import Candidate, mmr_select
+from presslens.model.summarizer import ExtractiveSummarizer, Scorer, ScorerConfig
+from presslens.model.text import Article
 
 TEXT = ("Minister resigns over contracts\n\n"
         "The transport minister, John Smith, resigned on Tuesday after a report on public contracts.\n\n"
@@ -108,7 +107,7 @@ def test_mmr_unit_must_fit_the_budget_whole():
 
 
 def test_event_summary_grounds_each_sentence_in_its_own_article():
-    from model.coverage import event_summary
+    from presslens.model.coverage import event_summary
 
     a = Article(TEXT)
     b = Article("Inquiry demanded after minister quits\n\n"

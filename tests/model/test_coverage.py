@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from model.coverage import build_coverage, event_summary
-from model.summarizer import ExtractiveSummarizer
-from model.text import Article
+from presslens.model.coverage import build_coverage, event_summary
+from presslens.model.summarizer import ExtractiveSummarizer
+from presslens.model.text import Article
 
 A = ("Talks on the crisis open in London\n\n"
      "The two ministers met in London on Friday.\n\n"
@@ -77,7 +76,7 @@ def test_event_summary_budget_and_sources():
 @pytest.mark.integration
 def test_seed_coverage_shows_the_shared_quotes(seed_texts):
     """The real encoder over the five seeds: Lavrov's and Cameron's quotes are shared claims with sources."""
-    from model.pipeline import AnalyzeOptions, Analyzer
+    from presslens.model.pipeline import AnalyzeOptions, Analyzer
 
     arts = [Article(seed_texts[k], id=k) for k in sorted(seed_texts)]
     result = Analyzer.load().coverage(arts, AnalyzeOptions(claims_only=True)).to_dict()

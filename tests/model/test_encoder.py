@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from model.encoder import Encoder, ModelLoadError, length_buckets, resolve_model_path
+from presslens.model.encoder import Encoder, ModelLoadError, length_buckets, resolve_model_path
 
 
 def test_tiny_encoder_from_directory(tiny_encoder_dir):
@@ -68,7 +67,7 @@ def test_packaged_default_encoder_matches_sentence_transformers():
 
 def test_packed_forward_equals_the_padded_one(tiny_encoder_dir, monkeypatch):
     """Packing drops padding from the dense layers; the embeddings must not change, whatever the chunking."""
-    from model.encoder import PackedBert
+    from presslens.model.encoder import PackedBert
 
     words = "the kerry lavrov talks in london said the official on crimea referendum".split()
     texts = [" ".join(words[: 1 + (i * 5) % len(words)] * (1 + i % 4)) for i in range(23)] + ["?"]
@@ -83,7 +82,7 @@ def test_packed_forward_equals_the_padded_one(tiny_encoder_dir, monkeypatch):
 
 
 def test_models_the_packed_forward_does_not_cover_use_the_padded_one(tiny_encoder_dir):
-    from model.encoder import packable
+    from presslens.model.encoder import packable
 
     enc = Encoder(str(tiny_encoder_dir))
     assert packable(enc.model)

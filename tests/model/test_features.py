@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
-from model.encoder import ModelLoadError
-from model.features import GROUPS, Stacker, features
+from presslens.model.encoder import ModelLoadError
+from presslens.model.features import GROUPS, Stacker, features
 
 
 def test_features_read_the_writer_outside_quotes():

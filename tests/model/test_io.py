@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
-from model.io import atomic_dir, checksums, replace_dir
+from presslens.model.io import atomic_dir, checksums, replace_dir
 
 
 def _write(d, files):
@@ -56,8 +55,7 @@ def test_atomic_file_replaces_whole_or_not_at_all(tmp_path):
     import os
 
     import pytest
-
-    from model.io import atomic_file, atomic_write
+    from presslens.model.io import atomic_file, atomic_write
 
     target = tmp_path / "sub" / "data.csv"
     atomic_write(target, b"old\n")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from model.encoder import ModelLoadError
-from model.lexical import LexicalBranch, ngrams
+from presslens.model.encoder import ModelLoadError
+from presslens.model.lexical import LexicalBranch, ngrams
 
 OPINION = ["What a disgrace this is, frankly.", "This shameful decision must be reversed.",
            "Sadly, the plan is a disaster.", "It is an outrageous and shameful move.",
@@ -41,7 +40,7 @@ def test_gate_zero_leaves_the_encoder_alone_and_a_gate_moves_it(branch):
 
 
 def test_stance_model_saves_and_loads_its_branch(branch, tiny_encoder_dir, tmp_path):
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     model = StanceModel.new(str(tiny_encoder_dir))
     model.lexical = branch

@@ -10,12 +10,11 @@ import json
 
 import numpy as np
 import pytest
-
-from model import lowp
-from model.gate import DevSet
-from model.precision import read_verdict, verdict_path
-from model.prepare import prepare_and_gate
-from model.stance import StanceModel
+from presslens.model.runtime import lowp
+from presslens.model.runtime.gate import DevSet
+from presslens.model.runtime.precision import read_verdict, verdict_path
+from presslens.model.runtime.prepare import prepare_and_gate
+from presslens.model.stance import StanceModel
 
 pytest.importorskip("onnxruntime")
 

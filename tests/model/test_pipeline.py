@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
-from model.pipeline import AnalyzeOptions
-from model.text import Article
+from presslens.model.pipeline import AnalyzeOptions
+from presslens.model.text import Article
 
 
 def test_one_encoder_pass_for_the_whole_batch(tiny_analyzer, seed_texts, monkeypatch):

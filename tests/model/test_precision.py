@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from model import gate as gatemod
-from model import precision as prec
-from model.runtime import PrecisionSettingError, precision_setting
-from model.settings import SettingsError
+from presslens.model.runtime import gate as gatemod
+from presslens.model.runtime import precision as prec
+from presslens.model.runtime.onnx import PrecisionSettingError, precision_setting
+from presslens.model.settings import SettingsError
 
 AVX2 = prec.CpuInfo("AMD EPYC (AVX2 only)", frozenset({"avx2", "fma"}))
 VNNI = prec.CpuInfo("Intel Xeon (VNNI)", frozenset({"avx2", "avx512f", "avx512_vnni"}))
@@ -193,7 +192,7 @@ class FakeStance:
         return np.asarray(emb, dtype=np.float32)[:, 0]
 
     def judge_article(self, texts, p, is_title):
-        from model.stance import ArticleStance
+        from presslens.model.stance import ArticleStance
 
         share = float(np.mean(p >= 0.5)) if len(p) else 0.0
         return ArticleStance("editorial" if share >= 0.5 else "neutral", 1.0, share, [])

@@ -6,9 +6,8 @@ import json
 import shutil
 
 import pytest
-
-from model.encoder import ModelLoadError
-from model.profiles import WEIGHTS_DIR, models_home, profile_name, resolve_stance
+from presslens.model.encoder import ModelLoadError
+from presslens.model.profiles import WEIGHTS_DIR, models_home, profile_name, resolve_stance
 
 
 def test_names_and_paths_resolve(tmp_path):
@@ -34,7 +33,7 @@ def test_accurate_without_mpnet_says_how_to_install(tmp_path, monkeypatch):
 
 def test_a_checkpoint_on_an_installed_encoder_loads_through_the_name(tiny_encoder_dir, tmp_path, monkeypatch):
     """A stance checkpoint whose config names the encoder "mpnet" finds it in the models home."""
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     home = tmp_path / "home"
     shutil.copytree(tiny_encoder_dir, home / "models" / "all-mpnet-base-v2")

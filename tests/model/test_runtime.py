@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from model import runtime  # noqa: E402
-from model.encoder import Encoder, ModelLoadError  # noqa: E402
-from model.runtime import OnnxEncoder, choose_runtime, export_encoder, fingerprint  # noqa: E402
-from model.stance import StanceModel  # noqa: E402
+from presslens.model.encoder import Encoder, ModelLoadError  # noqa: E402
+from presslens.model.runtime import onnx as runtime
+from presslens.model.runtime.onnx import OnnxEncoder, choose_runtime, export_encoder, fingerprint  # noqa: E402
+from presslens.model.stance import StanceModel  # noqa: E402
 
 TEXTS = [
     "the talks in london would resume , the minister said .",
@@ -186,8 +186,8 @@ def test_serving_loads_no_training_or_report_libraries(tiny_stance_dir, tmp_path
 def test_shipped_model_on_onnx_agrees_with_torch(seed_texts, tmp_path, monkeypatch):
     """The shipped stance model served through ONNX Runtime: the same sentence probabilities (to 1e-3, the
     bar; in practice ~1e-6) and the same sentence and article labels as the torch reference on the seeds."""
-    from model.pipeline import Analyzer
-    from model.text import Article
+    from presslens.model.pipeline import Analyzer
+    from presslens.model.text import Article
 
     monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
     torch_side = Analyzer.load(runtime="torch")
@@ -208,10 +208,9 @@ def test_shipped_model_on_onnx_agrees_with_torch(seed_texts, tmp_path, monkeypat
 def test_numpy_head_equals_the_torch_head(hidden, tmp_path):
     """The head a torch-free server runs (numpy) gives the torch head's probabilities, linear or MLP."""
     import torch
+    from presslens.model.head import NumpyHead, build_head
     from safetensors.numpy import load_file
     from safetensors.torch import save_file
-
-    from model.head import NumpyHead, build_head
 
     torch.manual_seed(1)
     head = build_head(32, hidden).eval()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from model import settings
-from model.settings import ModelSettings, SettingsError
+from presslens.model import settings
+from presslens.model.settings import ModelSettings, SettingsError
 
 
 def test_defaults_and_paths(monkeypatch):
@@ -35,8 +34,8 @@ def test_a_bad_value_is_one_line_naming_the_variable(env, message):
 
 
 def test_current_follows_the_environment_and_the_readers_use_it(monkeypatch, tmp_path):
-    from model.profiles import models_home
-    from model.runtime import cache_root, default_threads
+    from presslens.model.profiles import models_home
+    from presslens.model.runtime.onnx import cache_root, default_threads
 
     monkeypatch.setenv("PRESSLENS_HOME", str(tmp_path / "h"))
     monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path / "c"))

@@ -8,9 +8,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
-from model.encoder import ModelLoadError
-from model.stance import ArticleRule, StanceModel, partial_state
+from presslens.model.encoder import ModelLoadError
+from presslens.model.stance import ArticleRule, StanceModel, partial_state
 
 TEXTS = ["The meeting lasted six hours.", "I think the talks were a joke.", "Guess it slipped his mind."]
 
@@ -32,7 +31,7 @@ def test_partial_round_trip_applies_the_saved_layers(tiny_encoder_dir, tmp_path)
         for name, p in model.encoder.model.named_parameters():
             if name.startswith("encoder.layer.1."):
                 p.add_(0.05 * torch.randn_like(p))
-    from model.stance import round_to_half
+    from presslens.model.stance import round_to_half
 
     round_to_half(model.encoder.model, 1)
     tuned = model.encoder.encode(TEXTS)
@@ -105,7 +104,7 @@ def test_a_failed_save_keeps_the_old_checkpoint(tiny_encoder_dir, tmp_path, monk
     model = StanceModel.new(str(tiny_encoder_dir))
     out = model.save_pretrained(tmp_path / "ckpt")
     before = (out / "head.safetensors").read_bytes()
-    import model.stance as ms
+    import presslens.model.stance as ms
 
     def boom(*a, **k):
         raise OSError("disk full")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from model.pipeline import default_stance_path
+from presslens.model.pipeline import default_stance_path
 
 pytestmark = pytest.mark.integration
 
@@ -16,8 +15,8 @@ ASIDES = ("Guess it sort of slipped his mind.", "I don't think they're going out
 
 @pytest.fixture(scope="module")
 def results(seed_texts):
-    from model.pipeline import Analyzer
-    from model.text import Article
+    from presslens.model.pipeline import Analyzer
+    from presslens.model.text import Article
 
     analyzer = Analyzer.load()
     arts = [Article(seed_texts[k], id=k) for k in sorted(seed_texts)]

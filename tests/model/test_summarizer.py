@@ -6,10 +6,9 @@ import json
 
 import numpy as np
 import pytest
-
-from model.encoder import ModelLoadError
-from model.pipeline import default_summarizer_path
-from model.summarizer import (
+from presslens.model.encoder import ModelLoadError
+from presslens.model.pipeline import default_summarizer_path
+from presslens.model.summarizer import (
     FEATURES,
     Candidate,
     ExtractiveSummarizer,
@@ -18,7 +17,7 @@ from model.summarizer import (
     mmr_select,
     sentence_features,
 )
-from model.text import Article
+from presslens.model.text import Article
 
 TEXT = (
     "Storm closes city schools\n\n"

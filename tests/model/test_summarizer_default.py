@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from model.pipeline import default_summarizer_path
+from presslens.model.pipeline import default_summarizer_path
 
 pytestmark = pytest.mark.integration
 
@@ -14,14 +13,14 @@ ASIDES = ("Guess it sort of slipped his mind.", "I don't think they're going out
 
 @pytest.fixture(scope="module")
 def analyzer():
-    from model.pipeline import Analyzer
+    from presslens.model.pipeline import Analyzer
 
     return Analyzer.load()
 
 
 def test_claims_only_summary_of_the_blog_keeps_the_writers_asides_out(analyzer, seed_texts):
-    from model.pipeline import AnalyzeOptions
-    from model.text import Article
+    from presslens.model.pipeline import AnalyzeOptions
+    from presslens.model.text import Article
 
     for budget in (3, 5):
         [result] = analyzer.analyze([Article(seed_texts["004"], id="004")],
@@ -33,7 +32,7 @@ def test_claims_only_summary_of_the_blog_keeps_the_writers_asides_out(analyzer, 
 
 
 def test_shipped_scorer_summarises_the_news_in_article_order(analyzer, seed_texts):
-    from model.text import Article
+    from presslens.model.text import Article
 
     assert analyzer.summarizer.trained and analyzer.summarizer.config.multi is not None
     assert (default_summarizer_path() / "config.json").is_file()

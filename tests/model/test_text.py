@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from model.text import Article, clean_lines, is_furniture, segment
+from presslens.model.text import Article, clean_lines, is_furniture, segment
 
 
 def _texts(article: Article) -> list[str]:

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
-from model.cpu import training_precision
-from model.stance import StanceModel
-from training.crossval import score_epochs, stratified_folds
-from training.data import DataError
-from training.stance import TrainStanceArgs, train_stance
+from presslens.model.runtime.cpu import training_precision
+from presslens.model.stance import StanceModel
+from presslens.training.crossval import score_epochs, stratified_folds
+from presslens.training.data import DataError
+from presslens.training.stance import TrainStanceArgs, train_stance
 
 from .test_stance import _EDITORIAL, _NEUTRAL, _write_csv
 
@@ -77,7 +76,7 @@ def test_training_precision_follows_the_cpu_flags():
 
 
 def test_stacking_chooses_groups_by_cv_and_the_model_serves_them(tiny_encoder_dir, tmp_path):
-    from training.stacking import StackArgs, stack
+    from presslens.training.stacking import StackArgs, stack
 
     rows = [(t, "neutral") for t in _NEUTRAL] + [(t, "editorial") for t in _EDITORIAL]
     data = _write_csv(tmp_path / "all.csv", rows)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from training.data import (
+from presslens.training.data import (
     DataError,
     LabelledSentences,
     basil_half,

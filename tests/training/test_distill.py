@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from training.distill import teacher_key, teacher_outputs
-from training.pool import Pool, build_pool
+from presslens.training.distill import teacher_key, teacher_outputs
+from presslens.training.pool import Pool, build_pool
 
 POOL = [f"The council said item {w} would be discussed on Monday." for w in "abcdefghij"] + \
        [f"I think plan {w} is a disgrace, frankly." for w in "abcdefghij"]
@@ -17,7 +16,7 @@ POOL = [f"The council said item {w} would be discussed on Monday." for w in "abc
 
 def _teacher(tiny_encoder_dir, out, bias: float):
     """A tiny stance model whose head says ``sigmoid(bias)`` for every sentence."""
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     model = StanceModel.new(str(tiny_encoder_dir))
     with torch.no_grad():
@@ -34,7 +33,7 @@ def _gold(path, n=6):
 
 
 def test_teacher_outputs_are_cached_by_teacher_and_pool(tiny_encoder_dir, tmp_path):
-    from model.stance import StanceModel
+    from presslens.model.stance import StanceModel
 
     t1 = _teacher(tiny_encoder_dir, tmp_path / "t1", 2.0)
     t2 = _teacher(tiny_encoder_dir, tmp_path / "t2", -2.0)
@@ -53,8 +52,8 @@ def test_teacher_outputs_are_cached_by_teacher_and_pool(tiny_encoder_dir, tmp_pa
 
 @pytest.mark.parametrize("bias", [4.0, -4.0])
 def test_student_follows_the_teacher_soft_labels(tiny_encoder_dir, tmp_path, bias):
-    from model.stance import StanceModel
-    from training.stance import TrainStanceArgs, train_stance
+    from presslens.model.stance import StanceModel
+    from presslens.training.stance import TrainStanceArgs, train_stance
 
     teacher = _teacher(tiny_encoder_dir, tmp_path / "teacher", bias)
     pool = Pool(POOL * 4, ["test"] * len(POOL) * 4)
@@ -86,7 +85,7 @@ def test_pool_leaves_out_excluded_sentences_and_is_seeded(tmp_path):
 
 
 def test_train_pool_command_writes_a_pool_and_labels_it_into_the_cache(tiny_stance_dir, tmp_path, capsys):
-    from api.cli import main
+    from presslens.api.cli import main
 
     src = tmp_path / "s.csv"
     src.write_text("text,label\n" + "".join(f"The council met for the {i}th time on Monday.,neutral\n" for i in range(12)))

@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from model.stance import StanceModel
+from presslens.model.stance import StanceModel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +52,7 @@ def _as_from_a_terminal() -> None:
 
 def _train(args: list[str], **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "train", "stance", *args], cwd=str(ROOT), env=env,
+    return subprocess.Popen([sys.executable, "-m", "presslens.api.cli", "train", "stance", *args], cwd=str(ROOT), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_as_from_a_terminal, **kw)
 
@@ -106,7 +105,7 @@ def test_interrupted_training_keeps_the_previous_checkpoint(tiny_encoder_dir, da
 def test_checkpoint_swap_is_one_atomic_step(tmp_path, monkeypatch):
     """Replacing a checkpoint never goes through a moment without one: the directories are exchanged in a
     single step (renameat2), not renamed aside and back, so a kill -9 at any instant leaves one whole."""
-    from model import io
+    from presslens.model import io
 
     target = tmp_path / "stance"
     target.mkdir()

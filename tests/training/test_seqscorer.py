@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from model.encoder import ModelLoadError
-from model.seqscorer import SequenceConfig, SequenceScorer
-from model.summarizer import FEATURES, ExtractiveSummarizer, ScorerConfig
-from model.text import Article
-from training.seqscorer import Sequence, SequenceArgs, fit_sequence_scorer
+from presslens.model.encoder import ModelLoadError
+from presslens.model.seqscorer import SequenceConfig, SequenceScorer
+from presslens.model.summarizer import FEATURES, ExtractiveSummarizer, ScorerConfig
+from presslens.model.text import Article
+from presslens.training.seqscorer import Sequence, SequenceArgs, fit_sequence_scorer
 
 TEXT = (
     "Storm closes city schools\n\n"

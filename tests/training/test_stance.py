@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from model.stance import StanceModel
-from training.data import DataError
-from training.stance import (
+from presslens.model.stance import StanceModel
+from presslens.training.data import DataError
+from presslens.training.stance import (
     ArticleEvidence,
     TrainStanceArgs,
     best_threshold,
@@ -55,7 +54,7 @@ def user_csv(tmp_path):
 
 
 def test_user_csv_retrains_and_serves_end_to_end(user_csv, tiny_encoder_dir, tmp_path, capsys):
-    from model.pipeline import Analyzer
+    from presslens.model.pipeline import Analyzer
 
     out = tmp_path / "ckpt"
     metrics = train_stance(TrainStanceArgs(data=[str(user_csv)], out=str(out),
@@ -63,8 +62,8 @@ def test_user_csv_retrains_and_serves_end_to_end(user_csv, tiny_encoder_dir, tmp
                            log=lambda m: None)
     cfg = json.loads((out / "config.json").read_text())
     # The reported dev score is the saved checkpoint's own on the held-out sentences, at its saved threshold.
-    from training.data import load_sentences
-    from training.selection import split_dev
+    from presslens.training.data import load_sentences
+    from presslens.training.selection import split_dev
 
     _, dev = split_dev(load_sentences(str(user_csv)), 0.2, 13)
     p = StanceModel.from_pretrained(out).predict_proba(dev.texts)[:, 1]
@@ -78,7 +77,7 @@ def test_user_csv_retrains_and_serves_end_to_end(user_csv, tiny_encoder_dir, tmp
     article.write_text("Talks in London ended\nThe meeting lasted six hours. I think the talks were a joke. "
                        "Kerry said talks were useful.\n", encoding="utf-8")
     # served through the same front door a user runs: presslens analyze --model DIR
-    from api.cli import main
+    from presslens.api.cli import main
 
     rc = main(["analyze", str(article), "--model", str(out), "--format", "json"])
     assert rc == 0
@@ -102,7 +101,7 @@ def test_bad_row_fails_with_row_number_and_leaves_no_checkpoint(tiny_encoder_dir
 
 
 def test_cli_bad_row_exit_code_2(tiny_encoder_dir, tmp_path, capsys):
-    from api.cli import main
+    from presslens.api.cli import main
 
     bad = _write_csv(tmp_path / "bad.csv", [("Fine.", "neutral"), ("Also fine.", "editorial"), ("", "neutral")])
     out = tmp_path / "ckpt"
@@ -159,7 +158,7 @@ def test_partial_mode_saved_model_equals_trained_model(user_csv, tiny_encoder_di
                                            mode="partial", encoder=str(tiny_encoder_dir), epochs=2,
                                            train_layers=1), log=lambda m: None)
     loaded = StanceModel.from_pretrained(out)
-    from training.data import load_sentences
+    from presslens.training.data import load_sentences
 
     dev = load_sentences(str(dev_csv))
     p = loaded.predict_proba(dev.texts)[:, 1]
@@ -191,7 +190,7 @@ def test_a_second_stage_starts_from_the_first_and_saves_every_layer_either_chang
 
 
 def test_init_refuses_a_checkpoint_it_cannot_continue(user_csv, tiny_encoder_dir, tmp_path, capsys):
-    from api.cli import main
+    from presslens.api.cli import main
 
     fast = tmp_path / "fast"
     train_stance(TrainStanceArgs(data=[str(user_csv)], out=str(fast), encoder=str(tiny_encoder_dir), epochs=5),

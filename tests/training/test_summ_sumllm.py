@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from model.text import Article
-from training.data import DataError
-from training.summ_data import article_key, load_summ
+from presslens.model.text import Article
+from presslens.training.data import DataError
+from presslens.training.summ_data import article_key, load_summ
 
 ART1 = ("A powerful storm closed every school in the city on Monday, officials said. "
         "The storm brought winds of 90 mph and knocked out power to 40,000 homes. "
@@ -47,7 +46,7 @@ def test_sumllm_directory_without_files_is_a_clear_error(tmp_path):
 
 
 def test_excluded_articles_never_train_and_pool_articles_are_capped(tmp_path):
-    from training.summarizer import cap_sentences, doc_articles, drop_excluded, load_docs
+    from presslens.training.summarizer import cap_sentences, doc_articles, drop_excluded, load_docs
 
     root = _sumllm(tmp_path / "s")
     sources = load_docs([f"sumllm:{root}"], 0, lambda m: None)
@@ -60,9 +59,9 @@ def test_excluded_articles_never_train_and_pool_articles_are_capped(tmp_path):
 
 
 def test_train_sequence_scorer_end_to_end(tmp_path, tiny_stance_dir):
-    from api.cli import main
-    from model.summarizer import ExtractiveSummarizer
-    from model.text import Article as Art
+    from presslens.api.cli import main
+    from presslens.model.summarizer import ExtractiveSummarizer
+    from presslens.model.text import Article as Art
 
     root = _sumllm(tmp_path / "s")
     out = tmp_path / "summ"

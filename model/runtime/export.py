@@ -11,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .encoder import ModelLoadError
-from .runtime import export_encoder
-from .stance import StanceModel
+from ..encoder import ModelLoadError
+from ..stance import StanceModel
+from .onnx import export_encoder
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import settings
-from .encoder import ModelLoadError
-from .io import atomic_dir, checksums
+from .. import settings
+from ..encoder import ModelLoadError
+from ..io import atomic_dir, checksums
+
+#: modules this file runs as child processes (``python -m``); tests/test_layering.py reads these as imports
+CHILD_PROCESSES = {"export": "presslens.model.runtime.export"}
 
 log = logging.getLogger("presslens.runtime")
 
@@ -418,5 +421,5 @@ def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout
     model is freed; in a child process that memory goes back with the process, so a server that had to
     export on its first start has the same footprint as one that found the export cached.
     """
-    run_module("model.export", [str(stance_dir), str(directory)], timeout, f"the ONNX export of {stance_dir}")
+    run_module(CHILD_PROCESSES["export"], [str(stance_dir), str(directory)], timeout, f"the ONNX export of {stance_dir}")
     return directory

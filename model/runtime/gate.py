@@ -80,7 +80,7 @@ def _sentence_labels(stance, encoder, texts: Sequence[str]) -> tuple[list[str], 
 
 
 def _article_labels(stance, encoder, articles: Sequence[tuple[str, str]]) -> list[str]:
-    from .text import Article
+    from ..text import Article
 
     out = []
     for ident, text in articles:

@@ -19,9 +19,9 @@ import os
 import threading
 from pathlib import Path
 
-from .encoder import ModelLoadError
-from .io import atomic_dir
-from .runtime import GRAPH_NAME, META_NAME, TOKENIZER_NAME, OnnxEncoder, default_threads
+from ..encoder import ModelLoadError
+from ..io import atomic_dir
+from .onnx import GRAPH_NAME, META_NAME, TOKENIZER_NAME, OnnxEncoder, default_threads
 
 BACKENDS = {"fp32": "onnxruntime", "bf16": "openvino", "int8": "onnxruntime"}
 OV_GRAPH = "encoder.xml"  # OpenVINO IR (its weights in encoder.bin beside it)
@@ -71,7 +71,7 @@ def build_bf16(torch_encoder, fp32_dir: Path, out: Path) -> Path:
     compiled with the bf16 inference precision when loaded."""
     import openvino as ov
 
-    from .runtime import _export_graph
+    from .onnx import _export_graph
 
     with atomic_dir(out) as tmp:
         raw = tmp / "raw.onnx"

@@ -30,12 +30,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..encoder import ModelLoadError
+from ..io import atomic_write, checksums
 from .cpu import NATIVE_FLAGS, REPORTED_FLAGS, CpuInfo, cpu_info  # noqa: F401 - re-exported
-from .encoder import ModelLoadError
 from .gate import GATE_VERSION, summary
-from .io import atomic_write, checksums
 from .lowp import BACKENDS, precision_dir
-from .runtime import PRECISIONS, run_module
+from .onnx import PRECISIONS, run_module
+
+#: modules this file runs as child processes (``python -m``); tests/test_layering.py reads these as imports
+CHILD_PROCESSES = {"prepare": "presslens.model.runtime.prepare"}
 
 log = logging.getLogger("presslens.precision")
 
@@ -109,7 +112,7 @@ def gate_in_subprocess(stance_dir: str | os.PathLike, precision: str, timeout: f
     """Prepare ``precision`` for a checkpoint and gate it in a child process (``python -m model.prepare``),
     so the fp32 reference, the torch model a bf16 build needs and the candidate never enter the caller's heap.
     The verdict is left in the cache; a failure to prepare raises ``ModelLoadError``."""
-    run_module("model.prepare", [str(stance_dir), precision], timeout, f"preparing {precision}")
+    run_module(CHILD_PROCESSES["prepare"], [str(stance_dir), precision], timeout, f"preparing {precision}")
 
 
 # ------------------------------------------------------------------------------------------ choosing
@@ -158,7 +161,7 @@ def climb(precision: str, stance_dir: Path, key_sources: Callable[[], tuple[list
     (``model.stance.encoder_sources``), gated in a child process, loaded once per process; ``fp32()`` is the
     fp32 encoder (``model.runtime.choose_runtime``: ONNX Runtime, or torch where it cannot be had)."""
     from . import lowp
-    from .runtime import cache_root, fingerprint, onnx_encoder, onnxruntime_available
+    from .onnx import cache_root, fingerprint, onnx_encoder, onnxruntime_available
 
     if precision not in PRECISIONS:
         raise ModelLoadError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..encoder import ModelLoadError
+from ..stance import StanceModel
 from . import lowp
-from .encoder import ModelLoadError
 from .gate import DevSet, probe_data, run_gate
 from .precision import cpu_info, read_verdict, verdict_path, write_verdict
-from .stance import StanceModel
 
 log = logging.getLogger("presslens.precision")
 

@@ -21,9 +21,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .encoder import ModelLoadError
-from .io import replace_dir
-from .profiles import INSTALLED_ENCODERS, models_home
+from ..encoder import ModelLoadError
+from ..io import replace_dir
+from ..profiles import INSTALLED_ENCODERS, models_home
 
 
 class InstallError(ModelLoadError):

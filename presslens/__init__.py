@@ -1,0 +1,1 @@
+"""presslens: condense news articles into key claims and tell straight reporting from commentary."""
