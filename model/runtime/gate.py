@@ -28,7 +28,7 @@ import numpy as np
 F1_TOLERANCE = 0.005
 #: bump when what the gate checks changes, so older verdicts are not trusted
 GATE_VERSION = 1
-PROBES_FILE = Path(__file__).resolve().parent / "probes" / "gate.json"
+PROBES_FILE = Path(__file__).resolve().parent.parent / "probes" / "gate.json"
 
 
 @dataclass(frozen=True)

@@ -397,15 +397,14 @@ def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dic
 
 
 def run_module(module: str, args: list[str], timeout: float, what: str) -> None:
-    """``python -m module args`` in a child process with this checkout importable; a timeout or a failure
-    raises a one-line ``ModelLoadError`` naming ``what`` (the child's last line of output says why)."""
+    """``python -m module args`` in a child process of the same interpreter (so the same installed presslens);
+    a timeout or a failure raises a one-line ``ModelLoadError`` naming ``what`` (the child's last line of
+    output says why)."""
     import subprocess
     import sys
 
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     try:
-        proc = subprocess.run([sys.executable, "-m", module, *args], env=env,
+        proc = subprocess.run([sys.executable, "-m", module, *args],
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise ModelLoadError(f"{what} took longer than {timeout:.0f} s") from exc
@@ -415,7 +414,7 @@ def run_module(module: str, args: list[str], timeout: float, what: str) -> None:
 
 
 def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout: float = 3600) -> Path:
-    """Export a stance checkpoint's encoder in a child process (``python -m model.export``).
+    """Export a stance checkpoint's encoder in a child process (``python -m presslens.model.runtime.export``).
 
     Loading the torch model for the export costs several hundred MB that the allocator keeps after the
     model is freed; in a child process that memory goes back with the process, so a server that had to
