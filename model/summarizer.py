@@ -72,6 +72,14 @@ FEATURES = (
     "support_count",     # share of the other articles holding a close paraphrase (cosine >= 0.6)
     "multi",             # 1 when summarising several articles together
     "commentary",        # the stance model's P(writer's commentary) for the sentence (0 without one)
+    # the lead, first-class (issue #28): where the sentence sits against the opening block, and how much the
+    # article's opening already covers the rest (an article-level gate: high for inverted-pyramid wire reports)
+    "first_para",        # in the first paragraph
+    "lead_block_similarity",  # cosine to the centroid of the lead block (first paragraph, at most 3 sentences)
+    "leadness",          # article level: cosine of the lead block's centroid to the rest's centroid
+    "leadness_x_inv_position",  # leadness times inv_position: position counts more in a lead-first article
+    "leadness_x_lead3",
+    "leadness_x_centrality_z",
 )
 FORMAT = "presslens-summarizer"
 FORMAT_VERSION = 2
@@ -97,6 +105,7 @@ _PRIOR = {
     "lexical_z": 0.3, "log_words": 0.2, "question": -1.0, "dangling": -0.4, "quote_fraction": -0.2,
     "short": -0.5, "support_count": 1.0,
 }
+PRIOR_WEIGHTS = _PRIOR  # public: training blends fitted scorers with it (training/summ_cv.py)
 
 
 def _content_tokens(text: str) -> list[str]:
@@ -145,6 +154,27 @@ def support_features(emb: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarra
     return out
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (float(np.linalg.norm(v)) + 1e-9)
+
+
+def lead_block(emb: np.ndarray, para_no: Sequence[int], size: int = 3) -> tuple[np.ndarray, float]:
+    """(cosine of each sentence to the lead block's centroid, the article's lead-ness).
+
+    The lead block is the first paragraph's sentences, at most ``size`` (the first sentence when the first
+    paragraph is longer; the first ``size`` sentences when the text has no paragraphs). Lead-ness is the cosine
+    of the block's centroid to the centroid of the sentences after it (0 when nothing follows): needs no
+    reference, costs two means, and is high when the opening states what the rest goes on to report.
+    """
+    n = len(emb)
+    k = sum(1 for p in para_no[:size] if p == para_no[0]) if n else 0
+    k = max(1, min(k, size, n))
+    block = _unit(emb[:k].mean(0))
+    rest = emb[k:]
+    leadness = float(_unit(rest.mean(0)) @ block) if len(rest) else 0.0
+    return emb @ block, leadness
+
+
 def sentence_features(article: Article, embeddings: np.ndarray,
                       others: Sequence[np.ndarray] | None = None,
                       commentary: np.ndarray | None = None) -> np.ndarray:
@@ -174,6 +204,7 @@ def sentence_features(article: Article, embeddings: np.ndarray,
     support = support_features(emb, others or [])
     cols = {name: j for j, name in enumerate(FEATURES)}
     central_z, lexical_z = _zscore(central), _zscore(lexical)
+    block_sim, leadness = lead_block(emb, para_no)
     for k, text in enumerate(texts):
         words = text.split()
         att = attribute(text)
@@ -207,6 +238,12 @@ def sentence_features(article: Article, embeddings: np.ndarray,
             "support_count": support[k, 1],
             "multi": float(others is not None and len(others) > 0),
             "commentary": float(commentary[body[k]]) if commentary is not None else 0.0,
+            "first_para": float(para_no[k] == 0),
+            "lead_block_similarity": block_sim[k],
+            "leadness": leadness,
+            "leadness_x_inv_position": leadness / (1.0 + k),
+            "leadness_x_lead3": leadness * float(k < 3),
+            "leadness_x_centrality_z": leadness * central_z[k],
         }
         for name, value in row.items():
             feats[k, cols[name]] = value

@@ -1,117 +1,175 @@
-"""Choose the summarizer's recipe on several sets at once (issue #23), never on one.
+"""Choose the summarizer's recipe by its worst source (issue #28), and build the chosen one.
 
-For each recipe below: ``presslens train summarizer`` with 5-fold cross-validation on the writers dev half
-(the cross-validated ROUGE is printed into the checkpoint's config), then ``presslens eval summarize`` with
-that checkpoint on SumLLM ``gpt4/val`` and NeuS ``val`` (both never trained on: gpt4/val is excluded from the
-SumLLM pool, NeuS val is not NeuS train). Each step is skipped when its output exists, so a rerun resumes.
-It ends with one table: per set, presslens minus the best lead baseline (ROUGE-1 / ROUGE-2), the dangling
-share, and the smallest ROUGE-1 margin over the three sets, the number to choose by. NeuS test stays the
-test: run it once, on the chosen recipe only.
+Sources for choosing (each one both trains and is scored, by a joint K-fold cross-validation;
+``training/summ_cv.py``): the writer summaries (dev half, less the unseen part), SumLLM CNN/DM (the
+training pool: gpt4/val, its gpt3 twin and every article of another evaluation set excluded by key and text
+hash), NEWTS (topic-focused references on CNN/DM) and the NeuS train clusters (the coverage summary).
+Never looked at while choosing: the unseen writer articles, SumLLM gpt4/val and NeuS test; ``--final``
+scores the first of them in-process and ``make default-summarizer`` the other two with ``presslens eval
+summarize``.
 
     python scripts/summ_recipes.py --data ../shared/data --cache-dir ../cache/summ --work runs/summ-recipes
-    python scripts/summ_recipes.py ... --only shipped,pool-w6     # some recipes
-    python scripts/summ_recipes.py ... --table                    # the table of what has run
+    python scripts/summ_recipes.py ... --only chosen,prior          # some recipes
+    python scripts/summ_recipes.py ... --only chosen --final model/weights/summarizer
+    python scripts/summ_recipes.py ... --curve                     # margin against SumLLM training articles
+
+Results are kept in ``WORK/results.json`` (a rerun computes only the recipes not in it); embeddings are
+cached per encoder checksum in ``--cache-dir``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
+import time
 from pathlib import Path
 
+from presslens.model.summarizer import ExtractiveSummarizer, ScorerConfig
+from presslens.training.summ_cv import (
+    BASE_FEATURES,
+    Recipe,
+    cross_validate,
+    dumps,
+    exclude_keys,
+    fit_recipe,
+    is_unseen_writer,
+    prepare_source,
+    score_units,
+    summary_row,
+    sweep,
+    table,
+)
+from presslens.training.summ_data import load_summ
+from presslens.training.summarizer import EmbeddingCache, load_encoder
+
 WRITERS = "llm_news_summ_benchmark_writers/writer_summaries_dev.json"
-# name -> extra `presslens train summarizer` options (the writers source and --cv 5 --c 0.1 are always given)
-RECIPES: dict[str, list[str]] = {
-    "shipped": ["--cluster-data", "neus:{data}/neus_allsides_mds/train.source", "--cluster-limit", "400"],
-    # the writers plus SumLLM CNN/DM (gpt4/val excluded), the writers weighted up so 50 articles are not
-    # swamped by the pool; the pool is cut to its first 15 sentences per article to bound embedding time
-    "pool-w6": ["--data", "sumllm:{data}/sumllm_cnndm", "--data-weight", "6", "--data-weight", "1",
-                "--limit", "300", "--max-sentences", "15", "--exclude", "sumllm:{data}/sumllm_cnndm/gpt4/val.jsonl",
-                "--cluster-data", "neus:{data}/neus_allsides_mds/train.source", "--cluster-limit", "400"],
-    "pool-w2": ["--data", "sumllm:{data}/sumllm_cnndm", "--data-weight", "2", "--data-weight", "1",
-                "--limit", "300", "--max-sentences", "15", "--exclude", "sumllm:{data}/sumllm_cnndm/gpt4/val.jsonl",
-                "--cluster-data", "neus:{data}/neus_allsides_mds/train.source", "--cluster-limit", "400"],
+EVAL_SETS = {"gpt4-val": ("sumllm", "sumllm_cnndm/gpt4/val.jsonl"), "gpt3-val": ("sumllm", "sumllm_cnndm/gpt3/val.jsonl"),
+             "neus-test": ("neus", "neus_allsides_mds/test.source"), "neus-val": ("neus", "neus_allsides_mds/val.source")}
+ALL4 = (("writers", 0.25), ("sumllm", 0.25), ("newts", 0.25))
+# name -> recipe; "chosen" is what `make default-summarizer` builds (the best worst-source margin below)
+RECIPES: dict[str, Recipe] = {
+    "prior": Recipe(mix=0.0, multi_mix=0.0),
+    "old-shipped (writers only, no lead features)": Recipe(features=BASE_FEATURES, shares=(("writers", 1.0),)),
+    "writers only": Recipe(shares=(("writers", 1.0),)),
+    "balanced, no lead features": Recipe(features=BASE_FEATURES, shares=ALL4),
+    "balanced": Recipe(shares=ALL4),
+    "balanced, mix 0.5": Recipe(shares=ALL4, mix=0.5, multi_mix=0.5),
+    "balanced, c 0.01": Recipe(shares=ALL4, c=0.01),
+    "balanced, c 1": Recipe(shares=ALL4, c=1.0),
+    "writers 0.5": Recipe(shares=(("writers", 0.5), ("sumllm", 0.25), ("newts", 0.25))),
+    "sumllm 0.5": Recipe(shares=(("writers", 0.25), ("sumllm", 0.5), ("newts", 0.25))),
+    "no newts": Recipe(shares=(("writers", 0.5), ("sumllm", 0.5))),
 }
-EVALS = {"gpt4-val": ["--format", "sumllm", "--data", "{data}/sumllm_cnndm/gpt4/val.jsonl"],
-         "neus-val": ["--format", "neus", "--data", "{data}/neus_allsides_mds/val.source"]}
-LEADS = ("lead3", "lead1_each", "lead_round_robin")
+RECIPES["chosen"] = RECIPES["balanced"]
 
 
-def _cli(args: list[str]) -> None:
-    cmd = [sys.executable, "-m", "presslens.api.cli", *args]
-    print("+", " ".join(cmd), file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True)
+def load_sources(ns: argparse.Namespace, log) -> dict[str, list]:
+    """The choosing sources' documents, every evaluation set's articles excluded from them."""
+    d = ns.data
+    held = [load_summ(f"{d}/{path}", fmt) for fmt, path in EVAL_SETS.values()]
+    writers = load_summ(f"{d}/{WRITERS}", "writers")
+    unseen = [w for w in writers if is_unseen_writer(w.id)]
+    choose = [w for w in writers if not is_unseen_writer(w.id)]
+    newts_all = exclude_keys(load_summ(f"{d}/newts/NEWTS_test_600.csv", "newts"), [*held, writers])
+    newts = newts_all[:ns.newts]
+    pool = exclude_keys(load_summ(f"{d}/sumllm_cnndm", "sumllm"), [*held, writers, newts_all])[:ns.sumllm]
+    neus = exclude_keys(load_summ(f"{d}/neus_allsides_mds/train.source", "neus"), held)[:ns.neus]
+    choose = exclude_keys(choose, [pool, newts])
+    log(f"writers {len(choose)} (+{len(unseen)} unseen), sumllm {len(pool)}, newts {len(newts)}, neus {len(neus)}")
+    return {"writers": choose, "sumllm": pool, "newts": newts, "neus": neus, "writers-unseen": unseen}
 
 
-def run(name: str, ns: argparse.Namespace) -> None:
-    work = Path(ns.work) / name
-    fill = lambda items: [a.format(data=ns.data) for a in items]  # noqa: E731
-    summ = work / "summarizer"
-    if not (summ / "config.json").is_file():
-        _cli(["train", "summarizer", "--data", f"writers:{ns.data}/{WRITERS}", "--cv", "5", "--c", "0.1",
-              "--cache-dir", ns.cache_dir, *fill(RECIPES[name]), "--out", str(summ)])
-    for ev, args in EVALS.items():
-        if not (work / ev / "metrics.json").is_file():
-            _cli(["eval", "summarize", *fill(args), "--summarizer", str(summ), "--no-oracle",
-                  "--cache-dir", ns.cache_dir, "--out", str(work / ev)])
+def prepare(ns: argparse.Namespace, log) -> tuple[list, object]:
+    encoder, key, commentary = load_encoder("serving", ns.model or None)
+    cache = EmbeddingCache(EmbeddingCache.file_in(ns.cache_dir, key), key)
+    docs = load_sources(ns, log)
+    sources = {}
+    for name, items in docs.items():
+        t0 = time.time()
+        sources[name] = prepare_source(name, items, encoder, commentary, cache, cluster=(name == "neus"), log=log)
+        log(f"  {name}: {len(items)} documents featurised in {time.time() - t0:.0f}s "
+            f"(best lead: {sources[name].lead_name})")
+    return sources, (encoder, key)
 
 
-def row(name: str, work: Path) -> list[str] | None:
-    cfg = work / name / "summarizer" / "config.json"
-    if not cfg.is_file():
-        return None
-    cv = json.loads(cfg.read_text())["training"].get("cv", {})
-    cells, margins = [], []
-    if cv:
-        d1 = cv["presslens"]["rouge1"] - cv["lead"]["rouge1"]
-        d2 = cv["presslens"]["rouge2"] - cv["lead"]["rouge2"]
-        cells.append(f"{d1:+.2f} / {d2:+.2f}")
-        margins.append(d1)
-    else:
-        cells.append("-")
-    for ev in EVALS:
-        path = work / name / ev / "metrics.json"
-        if not path.is_file():
-            cells.append("-")
-            continue
-        m = json.loads(path.read_text())
-        sysm = m["systems"]
-        lead = max((s for s in LEADS if s in sysm), key=lambda s: sysm[s]["rouge1"]["value"])
-        d1 = sysm["presslens"]["rouge1"]["value"] - sysm[lead]["rouge1"]["value"]
-        d2 = sysm["presslens"]["rouge2"]["value"] - sysm[lead]["rouge2"]["value"]
-        share = m.get("coherence", {}).get("presslens", {}).get("dangling_share")
-        cells.append(f"{d1:+.2f} / {d2:+.2f} (vs {lead}; dangling {share})")
-        margins.append(d1)
-    worst = f"{min(margins):+.2f}" if len(margins) == 1 + len(EVALS) else "-"
-    return [name, *cells, worst]
+def curve(sources: dict, recipe: Recipe, sizes: list[int], log) -> list[dict]:
+    """The worst-source margin against the number of SumLLM training articles (the others unchanged)."""
+    import copy
+
+    out = []
+    full = sources["sumllm"]
+    for n in sizes:
+        cut = copy.copy(full)
+        keep = full.g < n
+        cut.units, cut.X, cut.y, cut.g, cut.lead = full.units[:n], full.X[keep], full.y[keep], full.g[keep], full.lead[:n]
+        srcs = [sources[k] for k in ("writers", "newts", "neus")] + [cut]
+        res = cross_validate(srcs, recipe)
+        out.append({"sumllm_articles": n, "sources": res})
+        log(f"sumllm {n}: " + ", ".join(f"{k} {v['rouge1']['margin']:+.2f}" for k, v in res.items()))
+    return out
 
 
-def table(ns: argparse.Namespace) -> str:
-    head = ["recipe", "writers dev 5-fold CV, R1 / R2 over Lead-3", *[f"{ev}, R1 / R2 over the best lead" for ev in EVALS],
-            "smallest R1 margin"]
-    rows = [r for r in (row(n, Path(ns.work)) for n in RECIPES) if r]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+def final(ns: argparse.Namespace, sources: dict, results: dict, encoder, name: str) -> None:
+    """Fit the recipe on all choosing sources, save it, and score the unseen writer articles."""
+    recipe = RECIPES[name]
+    train = [sources[k] for k in ("writers", "sumllm", "newts", "neus")]
+    single, multi = fit_recipe(train, recipe)
+    unseen = sources["writers-unseen"]
+    held = summary_row(unseen, score_units(unseen, single, range(len(unseen.units))))
+    training = {"command": "python " + " ".join(sys.argv), "recipe": recipe.to_dict(), "recipe_name": name,
+                "cv": results.get(name, {}).get("sources"), "writers_unseen": held,
+                "documents": {k: len(v.units) for k, v in sources.items()},
+                "encoder": f"serving ({encoder[1]})", "scorer": "linear", "sentences": 3}
+    config = ScorerConfig(single=single, multi=multi, training=training, encoder_checksum=encoder[0].checksum())
+    path = ExtractiveSummarizer(config).save_pretrained(ns.final, card=card(training))
+    print(f"wrote {path}; unseen writer articles: {json.dumps(held)}", file=sys.stderr)
+
+
+def card(t: dict) -> str:
+    return "\n".join([
+        "# presslens extractive summarizer scorer", "",
+        "Logistic regression over hand-built features (`model/summarizer.py` FEATURES, the lead ones included),",
+        "on greedy ROUGE-1/2 oracle labels, blended with the hand-set prior; chosen by the smallest",
+        "cross-validated ROUGE-1 margin over the lead across sources (`scripts/summ_recipes.py`).", "",
+        f"- command: `{t['command']}`", f"- recipe: `{json.dumps(t['recipe'], sort_keys=True)}`",
+        f"- documents: {json.dumps(t['documents'], sort_keys=True)}", f"- encoder: {t['encoder']}",
+        f"- cross-validation per source: `{json.dumps(t['cv'], sort_keys=True)}`",
+        f"- unseen writer articles: `{json.dumps(t['writers_unseen'], sort_keys=True)}`", ""])
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="../shared/data", help="the shared data directory")
     p.add_argument("--cache-dir", default="../cache/summ", help="embedding caches (per encoder checksum)")
-    p.add_argument("--work", default="runs/summ-recipes", help="one directory per recipe")
+    p.add_argument("--work", default="runs/summ-recipes", help="results.json and the curve go here")
+    p.add_argument("--model", default="", help="stance checkpoint whose encoder the features read (default: shipped)")
     p.add_argument("--only", default="", help="comma-separated recipe names (default: all)")
-    p.add_argument("--table", action="store_true", help="only print the table of what has run")
+    p.add_argument("--sumllm", type=int, default=200, help="SumLLM pool articles (default 200)")
+    p.add_argument("--newts", type=int, default=150, help="NEWTS articles (default 150)")
+    p.add_argument("--neus", type=int, default=200, help="NeuS train clusters (default 200)")
+    p.add_argument("--final", default="", metavar="DIR", help="fit the first --only recipe on everything; save here")
+    p.add_argument("--curve", action="store_true", help="also the learning curve of the 'chosen' recipe")
     ns = p.parse_args(argv)
     names = [n for n in ns.only.split(",") if n] or list(RECIPES)
     unknown = set(names) - set(RECIPES)
     if unknown:
         p.error(f"unknown recipes {sorted(unknown)}; known: {', '.join(RECIPES)}")
-    if not ns.table:
-        for name in names:
-            run(name, ns)
-    print(table(ns))
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    sources, encoder = prepare(ns, log)
+    work = Path(ns.work)
+    work.mkdir(parents=True, exist_ok=True)
+    res_path = work / "results.json"
+    done = json.loads(res_path.read_text()) if res_path.is_file() else {}
+    choose = [sources[k] for k in ("writers", "sumllm", "newts", "neus")]
+    results = sweep(choose, {n: RECIPES[n] for n in names}, log=log, done=done)
+    res_path.write_text(dumps(results))
+    print(table(results, [n for n in names]))
+    if ns.curve:
+        sizes = [s for s in (0, 50, 100, 200, 400, 800) if s <= len(sources["sumllm"].units)]
+        (work / "curve.json").write_text(dumps({"sizes": curve(sources, RECIPES["chosen"], sizes, log)}))
+    if ns.final:
+        final(ns, sources, results, encoder, names[0])
     return 0
 
 
