@@ -9,8 +9,8 @@ scores the first of them in-process and ``make default-summarizer`` the other tw
 summarize``.
 
     python scripts/summ_recipes.py --data ../shared/data --cache-dir ../cache/summ --work runs/summ-recipes
-    python scripts/summ_recipes.py ... --only chosen,prior          # some recipes
-    python scripts/summ_recipes.py ... --only chosen --final model/weights/summarizer
+    python scripts/summ_recipes.py ... --only "prior;balanced"       # some recipes
+    python scripts/summ_recipes.py ... --only candidates --final model/weights/summarizer   # choose, build
     python scripts/summ_recipes.py ... --curve                     # margin against SumLLM training articles
 
 Results are kept in ``WORK/results.json`` (a rerun computes only the recipes not in it); embeddings are
@@ -47,21 +47,24 @@ WRITERS = "llm_news_summ_benchmark_writers/writer_summaries_dev.json"
 EVAL_SETS = {"gpt4-val": ("sumllm", "sumllm_cnndm/gpt4/val.jsonl"), "gpt3-val": ("sumllm", "sumllm_cnndm/gpt3/val.jsonl"),
              "neus-test": ("neus", "neus_allsides_mds/test.source"), "neus-val": ("neus", "neus_allsides_mds/val.source")}
 ALL4 = (("writers", 0.25), ("sumllm", 0.25), ("newts", 0.25))
-# name -> recipe; "chosen" is what `make default-summarizer` builds (the best worst-source margin below)
+# name -> recipe. `make default-summarizer` cross-validates the CANDIDATES and builds the one with the best
+# smallest ROUGE-1 margin over the lead across sources (ties: ROUGE-2); the prior is one of them, so training
+# ships only where it pays. `make summ-recipes` runs every recipe (the ablations too) and the learning curve.
 RECIPES: dict[str, Recipe] = {
     "prior": Recipe(mix=0.0, multi_mix=0.0),
-    "old-shipped (writers only, no lead features)": Recipe(features=BASE_FEATURES, shares=(("writers", 1.0),)),
-    "writers only": Recipe(shares=(("writers", 1.0),)),
-    "balanced, no lead features": Recipe(features=BASE_FEATURES, shares=ALL4),
     "balanced": Recipe(shares=ALL4),
     "balanced, mix 0.5": Recipe(shares=ALL4, mix=0.5, multi_mix=0.5),
-    "balanced, c 0.01": Recipe(shares=ALL4, c=0.01),
-    "balanced, c 1": Recipe(shares=ALL4, c=1.0),
+    "balanced, mix 0.25": Recipe(shares=ALL4, mix=0.25, multi_mix=0.25),
     "writers 0.5": Recipe(shares=(("writers", 0.5), ("sumllm", 0.25), ("newts", 0.25))),
     "sumllm 0.5": Recipe(shares=(("writers", 0.25), ("sumllm", 0.5), ("newts", 0.25))),
+    "balanced, c 0.01": Recipe(shares=ALL4, c=0.01),
+    # ablations: what the lead features and the other sources bring
+    "balanced, no lead features": Recipe(features=BASE_FEATURES, shares=ALL4),
+    "writers only": Recipe(shares=(("writers", 1.0),)),
+    "old recipe (writers only, no lead features)": Recipe(features=BASE_FEATURES, shares=(("writers", 1.0),)),
     "no newts": Recipe(shares=(("writers", 0.5), ("sumllm", 0.5))),
 }
-RECIPES["chosen"] = RECIPES["balanced"]
+CANDIDATES = ("prior", "balanced", "balanced, mix 0.5", "balanced, mix 0.25", "writers 0.5", "sumllm 0.5")
 
 
 def load_sources(ns: argparse.Namespace, log) -> dict[str, list]:
@@ -69,8 +72,8 @@ def load_sources(ns: argparse.Namespace, log) -> dict[str, list]:
     d = ns.data
     held = [load_summ(f"{d}/{path}", fmt) for fmt, path in EVAL_SETS.values()]
     writers = load_summ(f"{d}/{WRITERS}", "writers")
-    unseen = [w for w in writers if is_unseen_writer(w.id)]
-    choose = [w for w in writers if not is_unseen_writer(w.id)]
+    unseen = [w for w in writers if is_unseen_writer(w.id)][:ns.writers or None]
+    choose = [w for w in writers if not is_unseen_writer(w.id)][:ns.writers or None]
     newts_all = exclude_keys(load_summ(f"{d}/newts/NEWTS_test_600.csv", "newts"), [*held, writers])
     newts = newts_all[:ns.newts]
     pool = exclude_keys(load_summ(f"{d}/sumllm_cnndm", "sumllm"), [*held, writers, newts_all])[:ns.sumllm]
@@ -118,6 +121,7 @@ def final(ns: argparse.Namespace, sources: dict, results: dict, encoder, name: s
     unseen = sources["writers-unseen"]
     held = summary_row(unseen, score_units(unseen, single, range(len(unseen.units))))
     training = {"command": "python " + " ".join(sys.argv), "recipe": recipe.to_dict(), "recipe_name": name,
+                "chosen_among": {n: results[n]["worst_rouge1"] for n in ns.names},
                 "cv": results.get(name, {}).get("sources"), "writers_unseen": held,
                 "documents": {k: len(v.units) for k, v in sources.items()},
                 "encoder": f"serving ({encoder[1]})", "scorer": "linear", "sentences": 3}
@@ -144,14 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", default="../cache/summ", help="embedding caches (per encoder checksum)")
     p.add_argument("--work", default="runs/summ-recipes", help="results.json and the curve go here")
     p.add_argument("--model", default="", help="stance checkpoint whose encoder the features read (default: shipped)")
-    p.add_argument("--only", default="", help="comma-separated recipe names (default: all)")
-    p.add_argument("--sumllm", type=int, default=200, help="SumLLM pool articles (default 200)")
-    p.add_argument("--newts", type=int, default=150, help="NEWTS articles (default 150)")
-    p.add_argument("--neus", type=int, default=200, help="NeuS train clusters (default 200)")
-    p.add_argument("--final", default="", metavar="DIR", help="fit the first --only recipe on everything; save here")
-    p.add_argument("--curve", action="store_true", help="also the learning curve of the 'chosen' recipe")
+    p.add_argument("--only", default="", help="';'-separated recipe names, or 'candidates' (default: all); the best "
+                                         "of them by the smallest margin is --final's and --curve's")
+    p.add_argument("--writers", type=int, default=0, help="at most N writer articles per part (0: all; for smoke runs)")
+    p.add_argument("--sumllm", type=int, default=100, help="SumLLM pool articles (default 100)")
+    p.add_argument("--newts", type=int, default=60, help="NEWTS articles (default 60)")
+    p.add_argument("--neus", type=int, default=100, help="NeuS train clusters (default 100)")
+    p.add_argument("--final", default="", metavar="DIR", help="fit the chosen recipe on everything; save it here")
+    p.add_argument("--curve", action="store_true", help="also the learning curve of the chosen recipe")
     ns = p.parse_args(argv)
-    names = [n for n in ns.only.split(",") if n] or list(RECIPES)
+    names = [n for n in ns.only.split(";") if n] or list(RECIPES)
+    names = ns.names = list(CANDIDATES) if names == ["candidates"] else names
     unknown = set(names) - set(RECIPES)
     if unknown:
         p.error(f"unknown recipes {sorted(unknown)}; known: {', '.join(RECIPES)}")
@@ -164,12 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     choose = [sources[k] for k in ("writers", "sumllm", "newts", "neus")]
     results = sweep(choose, {n: RECIPES[n] for n in names}, log=log, done=done)
     res_path.write_text(dumps(results))
-    print(table(results, [n for n in names]))
+    best = max(names, key=lambda n: (results[n]["worst_rouge1"], results[n]["worst_rouge2"]))
+    print(table(results, names))
+    print(f"chosen (best smallest ROUGE-1 margin): {best}")
     if ns.curve:
-        sizes = [s for s in (0, 50, 100, 200, 400, 800) if s <= len(sources["sumllm"].units)]
-        (work / "curve.json").write_text(dumps({"sizes": curve(sources, RECIPES["chosen"], sizes, log)}))
+        sizes = [s for s in (0, 25, 50, 100, 200, 400) if s <= len(sources["sumllm"].units)]
+        (work / "curve.json").write_text(dumps({"sizes": curve(sources, RECIPES[best], sizes, log)}))
     if ns.final:
-        final(ns, sources, results, encoder, names[0])
+        final(ns, sources, results, encoder, best)
     return 0
 
 
