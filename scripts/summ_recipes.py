@@ -29,23 +29,18 @@ from presslens.model.summarizer import ExtractiveSummarizer, ScorerConfig
 from presslens.training.summ_cv import (
     BASE_FEATURES,
     Recipe,
+    choosing_sources,
     cross_validate,
     dumps,
-    exclude_keys,
     fit_recipe,
-    is_unseen_writer,
     prepare_source,
     score_units,
     summary_row,
     sweep,
     table,
 )
-from presslens.training.summ_data import load_summ
 from presslens.training.summarizer import EmbeddingCache, load_encoder
 
-WRITERS = "llm_news_summ_benchmark_writers/writer_summaries_dev.json"
-EVAL_SETS = {"gpt4-val": ("sumllm", "sumllm_cnndm/gpt4/val.jsonl"), "gpt3-val": ("sumllm", "sumllm_cnndm/gpt3/val.jsonl"),
-             "neus-test": ("neus", "neus_allsides_mds/test.source"), "neus-val": ("neus", "neus_allsides_mds/val.source")}
 ALL4 = (("writers", 0.25), ("sumllm", 0.25), ("newts", 0.25))
 # name -> recipe. `make default-summarizer` cross-validates the CANDIDATES and builds the one with the best
 # smallest ROUGE-1 margin over the lead across sources (ties: ROUGE-2); the prior is one of them, so training
@@ -67,26 +62,11 @@ RECIPES: dict[str, Recipe] = {
 CANDIDATES = ("prior", "balanced", "balanced, mix 0.5", "balanced, mix 0.25", "writers 0.5", "sumllm 0.5")
 
 
-def load_sources(ns: argparse.Namespace, log) -> dict[str, list]:
-    """The choosing sources' documents, every evaluation set's articles excluded from them."""
-    d = ns.data
-    held = [load_summ(f"{d}/{path}", fmt) for fmt, path in EVAL_SETS.values()]
-    writers = load_summ(f"{d}/{WRITERS}", "writers")
-    unseen = [w for w in writers if is_unseen_writer(w.id)][:ns.writers or None]
-    choose = [w for w in writers if not is_unseen_writer(w.id)][:ns.writers or None]
-    newts_all = exclude_keys(load_summ(f"{d}/newts/NEWTS_test_600.csv", "newts"), [*held, writers])
-    newts = newts_all[:ns.newts]
-    pool = exclude_keys(load_summ(f"{d}/sumllm_cnndm", "sumllm"), [*held, writers, newts_all])[:ns.sumllm]
-    neus = exclude_keys(load_summ(f"{d}/neus_allsides_mds/train.source", "neus"), held)[:ns.neus]
-    choose = exclude_keys(choose, [pool, newts])
-    log(f"writers {len(choose)} (+{len(unseen)} unseen), sumllm {len(pool)}, newts {len(newts)}, neus {len(neus)}")
-    return {"writers": choose, "sumllm": pool, "newts": newts, "neus": neus, "writers-unseen": unseen}
-
-
 def prepare(ns: argparse.Namespace, log) -> tuple[list, object]:
     encoder, key, commentary = load_encoder("serving", ns.model or None)
     cache = EmbeddingCache(EmbeddingCache.file_in(ns.cache_dir, key), key)
-    docs = load_sources(ns, log)
+    docs = choosing_sources(ns.data, writers=ns.writers, sumllm=ns.sumllm, newts=ns.newts, neus=ns.neus)
+    log(", ".join(f"{k} {len(v)}" for k, v in docs.items()))
     sources = {}
     for name, items in docs.items():
         t0 = time.time()

@@ -26,6 +26,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from presslens.model.coverage import event_summary
@@ -38,7 +39,7 @@ from presslens.model.summarizer import (
     body_indices,
 )
 
-from .summ_data import Rouge, SummDoc, article_key, reference_lines
+from .summ_data import Rouge, SummDoc, article_key, load_summ, reference_lines
 from .summarizer import EmbeddingCache, featurize, fit_scorer
 
 UNSEEN_SHARE = 0.3  # of the writer articles, by id hash: never used for choosing
@@ -62,6 +63,28 @@ def exclude_keys(docs: Sequence[SummDoc], held: Sequence[Sequence[SummDoc]]) -> 
 
     banned = {k for docs_ in held for d in docs_ for a in d.articles for k in keys(a)}
     return [d for d in docs if not any(k in banned for a in d.articles for k in keys(a))]
+
+
+WRITERS = "llm_news_summ_benchmark_writers/writer_summaries_dev.json"
+# never trained on or looked at while choosing (relative to the shared data directory)
+EVAL_SETS = {"gpt4-val": ("sumllm", "sumllm_cnndm/gpt4/val.jsonl"), "gpt3-val": ("sumllm", "sumllm_cnndm/gpt3/val.jsonl"),
+             "neus-test": ("neus", "neus_allsides_mds/test.source"), "neus-val": ("neus", "neus_allsides_mds/val.source")}
+
+
+def choosing_sources(data: str, *, writers: int = 0, sumllm: int = 100, newts: int = 60,
+                     neus: int = 100) -> dict[str, list[SummDoc]]:
+    """The choosing sources' documents (the first N of each; ``writers`` 0: all) and the unseen writer
+    articles, every article of an evaluation set (``EVAL_SETS``) excluded from all of them by key and text
+    hash, and the sources deduplicated against each other (the pool against NEWTS and the writers)."""
+    held = [load_summ(f"{data}/{path}", fmt) for fmt, path in EVAL_SETS.values() if Path(f"{data}/{path}").exists()]
+    every_writer = exclude_keys(load_summ(f"{data}/{WRITERS}", "writers"), held)
+    unseen = [w for w in every_writer if is_unseen_writer(w.id)][:writers or None]
+    choose = [w for w in every_writer if not is_unseen_writer(w.id)][:writers or None]
+    newts_all = exclude_keys(load_summ(f"{data}/newts/NEWTS_test_600.csv", "newts"), [*held, every_writer])
+    pool = exclude_keys(load_summ(f"{data}/sumllm_cnndm", "sumllm"), [*held, every_writer, newts_all])
+    clusters = exclude_keys(load_summ(f"{data}/neus_allsides_mds/train.source", "neus"), held)
+    return {"writers": choose, "sumllm": pool[:sumllm], "newts": newts_all[:newts], "neus": clusters[:neus],
+            "writers-unseen": unseen}
 
 
 @dataclass

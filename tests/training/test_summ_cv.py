@@ -113,3 +113,46 @@ def test_cross_validation_reports_every_source_against_its_lead():
         assert r["rouge1"]["margin"] == pytest.approx(0.0, abs=1e-6)  # learns the first sentence
     single, multi = fit_recipe(srcs, Recipe(mix=0.0))
     assert multi is None and np.allclose(single.logits(srcs[0].X), Scorer.linear(PRIOR_WEIGHTS).logits(srcs[0].X))
+
+
+def _story(topic: str, n: int = 6) -> str:
+    return " ".join(f"The {topic} report, part {k}, says officials met on day {k} to discuss the {topic}." for k in range(n))
+
+
+def test_choosing_sources_never_hold_an_evaluation_article(tmp_path):
+    """gpt4/val (and its gpt3 twin, and NeuS test/val) never enter a choosing source; the pool is deduplicated
+    against NEWTS and the writers; the unseen writer part never meets the choosing part."""
+    import json
+
+    from presslens.training.summ_cv import EVAL_SETS, WRITERS, article_key, choosing_sources
+
+    d = tmp_path
+    val_art, shared_art = _story("harbour"), _story("election")
+    for rel, rows in {"sumllm_cnndm/gpt4/val.jsonl": [{"article": val_art, "abstract": "Harbour."}],
+                      "sumllm_cnndm/gpt3/val.jsonl": [{"article": val_art, "abstract": "Harbour talks."}],
+                      "sumllm_cnndm/gpt4/train.jsonl": [{"article": "  " + val_art.upper(), "abstract": "x"},
+                                                        {"article": shared_art, "abstract": "Election."},
+                                                        {"article": _story("flood"), "abstract": "Flood."}],
+                      "sumllm_cnndm/chatgpt/val.jsonl": [{"article": val_art, "abstract": "Harbour again."}]}.items():
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (d / "newts").mkdir()
+    (d / "newts/NEWTS_test_600.csv").write_text(
+        "docId,article,summary1,summary2\n"
+        f'1,"{shared_art}",Election summary.,Another.\n2,"{val_art}",Harbour summary.,Other.\n')
+    (d / WRITERS).parent.mkdir(parents=True)
+    (d / WRITERS).write_text(json.dumps([{"article_id": str(i), "article": _story(f"topic{i}"), "summary": "S."}
+                                         for i in range(12)]))
+    (d / "neus_allsides_mds").mkdir()
+    for split, topic in (("train", "storm"), ("test", "budget"), ("val", "strike")):
+        (d / f"neus_allsides_mds/{split}.source").write_text(
+            f"TITLE=> T ARTICLE=> {_story(topic)} [SEP] TITLE=> U ARTICLE=> {_story(topic + 's')}\n")
+        (d / f"neus_allsides_mds/{split}.target").write_text("TITLE=> R ARTICLE=> A roundup.\n")
+    src = choosing_sources(str(d), sumllm=10, newts=10, neus=10)
+    keys = {name: {article_key(a) for doc in docs for a in doc.articles} for name, docs in src.items()}
+    assert article_key(val_art) not in set().union(*keys.values())
+    assert keys["sumllm"] == {article_key(_story("flood"))}  # the NEWTS article is not in the pool
+    assert keys["newts"] == {article_key(shared_art)}
+    assert not keys["writers"] & keys["writers-unseen"]
+    assert len(src["writers"]) + len(src["writers-unseen"]) == 12 and src["writers-unseen"]
+    assert len(src["neus"]) == 1 and set(EVAL_SETS) >= {"gpt4-val", "neus-test"}
