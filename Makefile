@@ -82,7 +82,7 @@ accurate-model: $(STAMP)
 	PRESSLENS_REBUILD_VIA="make accurate-model" $(BIN)/presslens train stack --model $(ACCURATE) \
 	  --calibrate-articles $(DATA)/basil
 	PRESSLENS_REBUILD_VIA="make accurate-model" $(SUMM_RECIPES) --model $(ACCURATE) --only candidates \
-	  --work $(ACCURATE)-summ-cv --final $(ACCURATE)/summarizer
+	  --work runs/accurate-summ-cv --final $(ACCURATE)/summarizer
 
 # The unlabelled pool a student is distilled on: sentences of the NeuS train, NEWTS, CNN/DM (sumllm) and
 # BASIL calibration-half articles and the BABE texts (labels unused); CheckThat! train, dev and tests excluded;
