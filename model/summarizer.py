@@ -2,8 +2,9 @@
 
 Each body sentence gets features (position in the article and in its paragraph, centrality to the article
 centroid, similarity to the headline and to the lead, word-frequency salience, length, quotation share,
-attribution, questions, dangling openers, and, when several articles on one event are summarised
-together, how strongly the other articles support it). A small scorer (logistic regression or a one-layer
+attribution, questions, dangling openers, similarity to the lead block and the article's lead-ness (how well
+its opening covers the rest: the gate between a lead-first wire report and a feature), and, when several
+articles on one event are summarised together, how strongly the other articles support it). A small scorer (logistic regression or a one-layer
 MLP over standardised features) turns them into a salience score. Its weights are trained by ``presslens
 train summarizer`` on greedy-oracle labels and shipped as JSON in ``model/weights/summarizer``; without
 them a documented hand-set prior is used.
