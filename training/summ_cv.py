@@ -259,12 +259,16 @@ def folds_of(n: int, k: int, seed: int) -> np.ndarray:
 
 
 def cross_validate(sources: Sequence[Source], recipe: Recipe, *, folds: int = 5, seed: int = 13,
-                   sentences: int = 3) -> dict[str, dict]:
-    """Per source: mean ROUGE of presslens on held-out folds, of its best lead, and the margins."""
+                   sentences: int = 3, train_limit: dict[str, int] | None = None) -> dict[str, dict]:
+    """Per source: mean ROUGE of presslens on held-out folds, of its best lead, and the margins.
+
+    ``train_limit``: per source, train on (the training folds' part of) its first N documents only; every
+    document is still scored (the learning curve)."""
     fold = {s.name: folds_of(len(s.units), folds, seed) for s in sources}
+    limit = {s.name: (train_limit or {}).get(s.name, len(s.units)) for s in sources}
     rows: dict[str, list[tuple[int, dict]]] = {s.name: [] for s in sources}
     for f in range(folds):
-        train = {name: fo != f for name, fo in fold.items()}
+        train = {name: (fo != f) & (np.arange(len(fo)) < limit[name]) for name, fo in fold.items()}
         single, multi = fit_recipe(sources, recipe, train, seed)
         for src in sources:
             held = np.flatnonzero(fold[src.name] == f).tolist()

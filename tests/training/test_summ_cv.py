@@ -156,3 +156,10 @@ def test_choosing_sources_never_hold_an_evaluation_article(tmp_path):
     assert not keys["writers"] & keys["writers-unseen"]
     assert len(src["writers"]) + len(src["writers-unseen"]) == 12 and src["writers-unseen"]
     assert len(src["neus"]) == 1 and set(EVAL_SETS) >= {"gpt4-val", "neus-test"}
+
+
+def test_train_limit_scores_every_document_but_trains_on_the_first_n():
+    srcs = [_source("a", 6, 1)]
+    res = cross_validate(srcs, Recipe(shares=(("a", 1.0),)), folds=2, sentences=1, train_limit={"a": 0})
+    prior = cross_validate(srcs, Recipe(mix=0.0), folds=2, sentences=1)
+    assert res["a"]["documents"] == 6 and res == prior  # nothing to train on: the prior
