@@ -126,12 +126,14 @@ default-model: $(STAMP)
 
 # Rebuild the shipped summarizer scorer end to end (issue #28; cached embeddings make a rerun cheap): of the
 # CANDIDATES in scripts/summ_recipes.py (the untrained prior among them), the recipe with the best smallest
-# cross-validated ROUGE-1 margin over the lead across four sources (writers dev half less its unseen part, SumLLM CNN/DM with every evaluation article
-# excluded, NEWTS, NeuS train clusters), features from the shipped stance model's encoder and commentary head
+# cross-validated ROUGE-1 margin over the lead across four sources (writers dev half less its unseen part,
+# SumLLM CNN/DM with every evaluation article excluded, NEWTS, NeuS train clusters), features from the
+# shipped stance model's encoder and commentary head
 # (so run it after the stance model changes; `make default-model` does). It prints the per-source
 # cross-validation table, fits the recipe on all four sources, scores the unseen writer articles, then
 # gpt4/val and NeuS test (never looked at while choosing) against their lead baselines, reports under
-# $(SUMM_REPORTS). SUMM_SIZES bounds the sources (embedding time on 2 cores).
+# $(SUMM_REPORTS). SUMM_SIZES bounds the sources (embedding time: about 16,000 sentences from scratch with
+# gpt4/val and NeuS test, some 10 minutes on 2 quiet cores; cross-validation results are kept per encoder).
 SUMM_CACHE   ?= ../cache/summ
 SUMM_REPORTS ?= reports/default-summarizer
 SUMM_SIZES   ?= --sumllm 100 --newts 60 --neus 100
@@ -147,7 +149,7 @@ default-summarizer: $(STAMP)
 # Before changing the recipe above: every candidate of scripts/summ_recipes.py by the same joint
 # cross-validation, one table (per source the ROUGE-1 / ROUGE-2 margin over its best lead, and the worst),
 # then the learning curve of the chosen recipe against the number of SumLLM training articles. The unseen
-# writer articles, gpt4/val and NeuS test are never read here. Results resume from runs/summ-recipes.
+# writer articles, gpt4/val and NeuS test are never scored here. Results resume from runs/summ-recipes.
 summ-recipes: $(STAMP)
 	$(SUMM_RECIPES) --work runs/summ-recipes --curve
 

@@ -13,13 +13,14 @@ summarize``.
     python scripts/summ_recipes.py ... --only candidates --final model/weights/summarizer   # choose, build
     python scripts/summ_recipes.py ... --curve                     # margin against SumLLM training articles
 
-Results are kept in ``WORK/results.json`` (a rerun computes only the recipes not in it); embeddings are
-cached per encoder checksum in ``--cache-dir``.
+Results are kept in ``WORK/results-<tag>.json``, one file per encoder checksum and source sizes (a rerun
+computes only the recipes not in it); embeddings are cached per encoder checksum in ``--cache-dir``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -141,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     sources, encoder = prepare(ns, log)
     work = Path(ns.work)
     work.mkdir(parents=True, exist_ok=True)
-    res_path = work / "results.json"
+    # results hold for one encoder and one set of sizes: a new stance encoder starts afresh
+    tag = hashlib.sha256(json.dumps([encoder[1], ns.writers, ns.sumllm, ns.newts, ns.neus]).encode()).hexdigest()
+    res_path = work / f"results-{tag[:12]}.json"
     done = json.loads(res_path.read_text()) if res_path.is_file() else {}
     choose = [sources[k] for k in ("writers", "sumllm", "newts", "neus")]
     results = sweep(choose, {n: RECIPES[n] for n in names}, log=log, done=done)
