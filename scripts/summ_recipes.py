@@ -54,13 +54,16 @@ RECIPES: dict[str, Recipe] = {
     "writers 0.5": Recipe(shares=(("writers", 0.5), ("sumllm", 0.25), ("newts", 0.25))),
     "sumllm 0.5": Recipe(shares=(("writers", 0.25), ("sumllm", 0.5), ("newts", 0.25))),
     "balanced, c 0.01": Recipe(shares=ALL4, c=0.01),
+    # Grenander et al. 2019: half the target is each sentence's own ROUGE, beside the oracle's 0/1
+    "balanced, soft labels": Recipe(shares=ALL4, soft=0.5),
     # ablations: what the lead features and the other sources bring
     "balanced, no lead features": Recipe(features=BASE_FEATURES, shares=ALL4),
     "writers only": Recipe(shares=(("writers", 1.0),)),
     "old recipe (writers only, no lead features)": Recipe(features=BASE_FEATURES, shares=(("writers", 1.0),)),
     "no newts": Recipe(shares=(("writers", 0.5), ("sumllm", 0.5))),
 }
-CANDIDATES = ("prior", "balanced", "balanced, mix 0.5", "balanced, mix 0.25", "writers 0.5", "sumllm 0.5")
+CANDIDATES = ("prior", "balanced", "balanced, mix 0.5", "balanced, mix 0.25", "writers 0.5", "sumllm 0.5",
+              "balanced, soft labels")
 
 
 def prepare(ns: argparse.Namespace, log) -> tuple[list, object]:

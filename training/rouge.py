@@ -115,6 +115,20 @@ def greedy_oracle(sentences: Sequence[str], references: Sequence[str], k: int = 
     return sorted(selected)
 
 
+def sentence_scores(sentences: Sequence[str], references: Sequence[str]) -> list[float]:
+    """Per sentence, the mean over references of (ROUGE-1 F + ROUGE-2 F) / 2 of that sentence alone: the
+    sentence-level ROUGE target (Grenander et al., EMNLP 2019), a soft label beside the oracle's 0/1."""
+    tok = rouge_tokenizer()
+    refs = [(_ngrams(t, 1), _ngrams(t, 2)) for t in (tok.tokenize(r) for r in references if r and r.strip())]
+    if not refs:
+        raise ValueError("sentence scores need at least one non-empty reference")
+    out = []
+    for t in (tok.tokenize(s) for s in sentences):
+        uni, bi = _ngrams(t, 1), _ngrams(t, 2)
+        out.append(sum((_f1_of(uni, r1) + _f1_of(bi, r2)) / 2 for r1, r2 in refs) / len(refs))
+    return out
+
+
 def oracle(sentences: Sequence[str], references: Sequence[str], k: int = 3) -> list[int]:
     """The greedy oracle under :data:`ORACLE_OBJECTIVE`: training labels and the reported ceiling alike."""
     return greedy_oracle(sentences, references, k, objective=ORACLE_OBJECTIVE, min_gain=ORACLE_MIN_GAIN)

@@ -39,6 +39,7 @@ from presslens.model.summarizer import (
     body_indices,
 )
 
+from .rouge import sentence_scores
 from .summ_data import Rouge, SummDoc, article_key, load_summ, reference_lines
 from .summarizer import EmbeddingCache, featurize, fit_scorer
 
@@ -99,6 +100,21 @@ class Source:
     g: np.ndarray  # document number within the source, per sentence
     lead: list[dict] = field(default_factory=list)  # per document: the best lead baseline's ROUGE
     lead_name: str = "lead3"
+    soft: np.ndarray | None = None  # per sentence: its own ROUGE against the references, scaled per document
+
+
+def soft_labels(src: Source) -> np.ndarray:
+    """Per body sentence (in ``src.X``'s order) its sentence-level ROUGE (``rouge.sentence_scores``), divided
+    by the best of its document, so every document's best sentence scores 1."""
+    out = np.zeros(len(src.y), dtype=np.float32)
+    for u, (doc, arts, _) in enumerate(src.units):
+        rows = np.flatnonzero(src.g == u)
+        texts = [a.sentences[i].text for a in arts for i in body_indices(a)]
+        if not len(rows) or len(texts) != len(rows):
+            continue
+        s = np.asarray(sentence_scores(texts, doc.references), dtype=np.float32)
+        out[rows] = s / s.max() if s.max() > 0 else 0.0
+    return out
 
 
 def prepare_source(name: str, docs: list[SummDoc], encoder, commentary, cache: EmbeddingCache, *,
@@ -108,6 +124,7 @@ def prepare_source(name: str, docs: list[SummDoc], encoder, commentary, cache: E
                         commentary=commentary)
     src = Source(name, cluster, units, X, y, g)
     src.lead_name, src.lead = lead_scores(src, sentences)
+    src.soft = soft_labels(src)
     return src
 
 
@@ -145,13 +162,14 @@ class Recipe:
     mix: float = 1.0  # weight of the fitted scorer against the prior (0: the prior alone)
     shares: tuple[tuple[str, float], ...] = ()  # (source, share of the single-article fit); absent: 0
     multi_mix: float = 1.0  # the same blend for the coverage (multi-article) scorer
+    soft: float = 0.0  # weight of the sentence-level ROUGE target against the oracle's 0/1 (Grenander et al.)
 
     def share(self, name: str) -> float:
         return dict(self.shares).get(name, 0.0)
 
     def to_dict(self) -> dict:
         return {"features": "all" if self.features == FEATURES else list(self.features), "c": self.c,
-                "mix": self.mix, "shares": dict(self.shares), "multi_mix": self.multi_mix}
+                "mix": self.mix, "shares": dict(self.shares), "multi_mix": self.multi_mix, "soft": self.soft}
 
 
 def blend_with_prior(fitted: Scorer, mix: float, prior: dict[str, float] | None = None) -> Scorer:
@@ -176,8 +194,16 @@ def blend_with_prior(fitted: Scorer, mix: float, prior: dict[str, float] | None 
 
 def _fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, recipe: Recipe, mix: float,
          seed: int) -> Scorer:
-    """Logistic regression on the recipe's features, widened to every feature (zero weights), then blended."""
+    """Logistic regression on the recipe's features, widened to every feature (zero weights), then blended.
+    Targets between 0 and 1 (soft labels) fit as each row twice, once a positive weighted by the target and
+    once a negative weighted by its complement."""
     cols = [FEATURES.index(f) for f in recipe.features]
+    weight = np.ones(len(y)) if weight is None else weight
+    if np.any((y > 0) & (y < 1)):
+        X, y, weight = np.concatenate([X, X]), np.concatenate([np.ones(len(y)), np.zeros(len(y))]), \
+            np.concatenate([weight * y, weight * (1 - y)])
+        keep = weight > 0
+        X, y, weight = X[keep], y[keep], weight[keep]
     small = fit_scorer(X[:, cols], y, hidden=0, c=recipe.c, seed=seed, weight=weight)
     mean, scale = X.mean(0), X.std(0)
     scale[scale < 1e-6] = 1.0
@@ -197,12 +223,13 @@ def fit_recipe(sources: Sequence[Source], recipe: Recipe, train_docs: dict[str, 
     xs, ys, ws, cx, cy = [], [], [], [], []
     for src in sources:
         keep = np.ones(len(src.y), bool) if train_docs is None else train_docs[src.name][src.g]
+        target = src.y if not recipe.soft or src.soft is None else (1 - recipe.soft) * src.y + recipe.soft * src.soft
         if src.cluster:
             cx.append(src.X[keep])
-            cy.append(src.y[keep])
+            cy.append(target[keep])
         elif recipe.share(src.name) > 0 and keep.any():
             xs.append(src.X[keep])
-            ys.append(src.y[keep])
+            ys.append(target[keep])
             ws.append(np.full(int(keep.sum()), recipe.share(src.name) / keep.sum()))
     if not xs:
         single = Scorer.linear(PRIOR_WEIGHTS)

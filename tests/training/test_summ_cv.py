@@ -163,3 +163,19 @@ def test_train_limit_scores_every_document_but_trains_on_the_first_n():
     res = cross_validate(srcs, Recipe(shares=(("a", 1.0),)), folds=2, sentences=1, train_limit={"a": 0})
     prior = cross_validate(srcs, Recipe(mix=0.0), folds=2, sentences=1)
     assert res["a"]["documents"] == 6 and res == prior  # nothing to train on: the prior
+
+
+def test_soft_labels_are_sentence_rouge_scaled_per_document():
+    from presslens.training.rouge import sentence_scores
+    from presslens.training.summ_cv import soft_labels
+
+    s = sentence_scores(["The storm closed schools.", "Fans cheered."], ["A storm closed the schools."])
+    assert s[0] > 0 and s[1] == 0.0
+    src = _source("a", 3, 1)
+    soft = soft_labels(src)
+    assert soft.shape == src.y.shape and soft.max() == pytest.approx(1.0) and soft.min() >= 0.0
+    for u in range(3):
+        assert soft[src.g == u].max() == pytest.approx(1.0)
+    src.soft = soft
+    single, _ = fit_recipe([src], Recipe(shares=(("a", 1.0),), soft=0.5))
+    assert np.isfinite(single.logits(src.X)).all()
