@@ -168,3 +168,9 @@ def test_bad_model_or_settings_are_named(tmp_path):
         presslens.load(3)
     with pytest.raises(AttributeError):
         presslens.nothing_here  # noqa: B018
+
+
+def test_to_pandas_without_pandas_says_how_to_install_it(lens, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas then raises ImportError
+    with pytest.raises(ImportError, match="pip install pandas"):
+        presslens.to_pandas(lens.classify(["Talks resumed."]))
