@@ -39,10 +39,9 @@ def main() -> None:
     ap.add_argument("--cnndm", default=None)
     ap.add_argument("--articles", type=int, default=200)
     ns = ap.parse_args()
-    from tokenizers import Tokenizer
-
     from presslens.model.encoder import default_encoder_path
     from presslens.model.text import Article
+    from tokenizers import Tokenizer
 
     texts = [p.read_text() for p in sorted(FIXTURES.glob("00[0-4]_*.txt"))]
     if ns.cnndm:
