@@ -46,7 +46,7 @@ class ShapePlan:
     #: bucket widths (those under ``max_length``, then ``max_length`` itself): steps of 8 tokens where most
     #: sentences fall, 16 above (scripts/shape_waste.py measures the choice)
     widths: tuple[int, ...] = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128)
-    tokens_per_run: int = 2048  # rows x width of the largest run: bounds the activations of one call
+    tokens_per_run: int = 1024  # rows x width of the largest run: bounds the activations of one call
     max_rows: int = 32
     min_rows: int = 2
     #: a bucket's last run is padded up to the next row count when that adds at most this share of its rows;

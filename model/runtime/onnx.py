@@ -262,7 +262,7 @@ class OnnxEncoder:
     precision = "fp32"  # model.lowp sets bf16 / int8 on the encoders it loads
 
     def __init__(self, session, tokenizer, ref: str, max_length: int, dim: int, *, batch_size: int = 32,
-                 tokens_per_run: int = 2048, meta: dict | None = None):
+                 tokens_per_run: int = 1024, meta: dict | None = None):
         self.session = session
         self.tokenizer = tokenizer
         self.ref = ref
