@@ -177,7 +177,7 @@ def clean_lines(text: str, title: str | None = None) -> tuple[str | None, list[s
 _local = threading.local()
 
 
-class _CachedRe:
+class CachedRe:
     """The ``re`` module as pysbd's modules see it, with compiled patterns kept in an LRU of their own.
 
     pysbd passes pattern strings to ``re.sub``/``findall``/``finditer``: a few hundred fixed ones, one per
@@ -224,7 +224,7 @@ class _CachedRe:
         return self._compile(pattern, flags).subn(repl, string, count)
 
 
-_CACHED_RE = _CachedRe()
+_CACHED_RE = CachedRe()
 
 
 def _pysbd_with_cached_regexes():

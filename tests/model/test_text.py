@@ -115,9 +115,9 @@ def test_pysbd_regex_cache_answers_as_re_does():
     """model.text hands pysbd a ``re`` whose compiled patterns are cached: every call answers as ``re``'s."""
     import re
 
-    from presslens.model.text import _CachedRe
+    from presslens.model.text import CachedRe
 
-    cached = _CachedRe(maxsize=4)
+    cached = CachedRe(maxsize=4)
     text = "Mr. Smith met Dr. Jones at 5 p.m. on Jan. 3. They talked.  Then left!"
     cases = [("findall", (r"(?:^|\s)dr\.", text), {"flags": re.IGNORECASE}), ("findall", (r"\b\w+\.", text), {}),
              ("split", (r"(?<=[.!?])\s+", text), {"maxsplit": 2}), ("sub", (r"\.(?=\s[A-Z])", "∯", text), {}),
