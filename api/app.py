@@ -110,3 +110,6 @@ async def _load(app: FastAPI, loader: Loader) -> None:
     app.state.metrics.set_model("stance", loaded.info["stance"]["version"])
     app.state.metrics.set_model("summarizer", loaded.info["summarizer"]["version"])
     log.info("model ready: %s", loaded.version)
+    from . import registry
+
+    registry.warm_in_background(loaded)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +32,8 @@ from presslens.model.stance import LABELS
 from presslens.model.text import Article
 
 from .batching import LoadedModel
+
+log = logging.getLogger("presslens.registry")
 
 _SMOKE_TEXT = (
     "Officials met in London on Friday to discuss the sanctions. The ministry said the talks would resume "
@@ -87,6 +92,32 @@ def smoke_test(analyzer: Analyzer) -> None:
     probs = [s["probability"] for s in d["sentences"]]
     if len(probs) != len(smoke_article().sentences) or not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probs):
         raise ModelLoadError(f"smoke prediction gave malformed sentence probabilities: {probs}")
+
+
+def warm_in_background(loaded: LoadedModel) -> threading.Thread | None:
+    """Run every shape of the serving encoder's plan once (``model.shapes``), in a daemon thread, so no request
+    pays a shape's first run (OpenVINO compiles kernels per shape); the model serves meanwhile (/readyz does not
+    wait). Progress and the outcome are in ``loaded.info["warm"]`` (/info) and one log line."""
+    warm = getattr(loaded.analyzer.encoder, "warm", None)
+    if warm is None:
+        loaded.info["warm"] = {"state": "none", "why": "this encoder has no fixed shapes to warm"}
+        return None
+    loaded.info["warm"] = {"state": "running"}
+
+    def run(info: dict = loaded.info, warm=warm) -> None:
+        t0 = time.perf_counter()
+        try:
+            shapes = warm()
+        except Exception as exc:  # a warm-up failure costs latency, not answers: said, not raised
+            info["warm"] = {"state": "failed", "why": f"{type(exc).__name__}: {exc}"}
+            log.warning("encoder warm-up failed: %s", info["warm"]["why"])
+            return
+        info["warm"] = {"state": "done", "shapes": shapes, "seconds": round(time.perf_counter() - t0, 3)}
+        log.info("encoder warm: %d shapes in %.2f s", shapes, info["warm"]["seconds"])
+
+    thread = threading.Thread(target=run, name="presslens-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def load_initial(stance_dir: str | None, summarizer_dir: str | None, runtime: str = "torch",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from presslens.model.limits import MAX_ARTICLE_CHARS
+from presslens.model.limits import BATCH_MAX_ARTICLES, MAX_ARTICLE_CHARS
 from presslens.model.settings import ModelSettings
 from presslens.model.settings import current as current_model_settings
 from pydantic import Field, SecretStr, field_validator
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         "before the 413, so clients that send all of it before reading get the answer, not a connection reset")
 
     # Batching: requests that arrive together share one encoder pass.
-    batch_max_articles: int = Field(32, ge=1, description="most articles merged into one model call")
+    batch_max_articles: int = Field(BATCH_MAX_ARTICLES, ge=1, description="most articles merged into one model call")
     batch_max_tokens: int = Field(16_384, ge=128, description="most (estimated) tokens merged into one model call")
     batch_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long the first request waits for company")
     queue_size: int = Field(64, ge=1, description="requests waiting for the model; beyond this: 503 + Retry-After")

@@ -143,9 +143,11 @@ def profile_section(profile: dict) -> list[str]:
 
     header, rows = profile_rows(profile)
     worst = max(v["not_encoder_share"] for v in profile.values())
+    summ = max(v["share"].get("summarizer", 0.0) for v in profile.values())
     return ["## Where a served request's time goes", "",
             "The batch worker's steps replayed in-process on batches of as many articles as the service merges "
             "at each concurrency, with the served runtime and precision (`eval/profile.py`); `outside` is the "
             "served time per article at that level minus the replay (HTTP, validation, queue). Shares of the "
             "served time:", "", markdown_table(header, rows), "",
-            f"Largest share outside the encoder: {worst:.1%} (the aim is under 15%).", ""]
+            f"Largest share outside the encoder: {worst:.1%} (the aim is under 15%); the summarizer's largest "
+            f"share: {summ:.1%}.", ""]

@@ -85,9 +85,10 @@ def create_naive_app(model: str | None = None, *, setup: Callable[[object], None
 
 
 def one_sentence_at_a_time(analyzer) -> None:
-    """The naive encoder: length-bucketed batching and the packed forward switched off."""
+    """The naive encoder: fixed shapes, length-bucketed batching and the packed forward switched off."""
     analyzer.encoder.batch_size = 1
     analyzer.encoder.packed = False
+    analyzer.encoder.shapes = None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,15 +122,13 @@ def evaluate_sentences(model, data, path: str, fmt: str, out: Path, train=None, 
 
 def judge_articles(model, rows: list[dict]) -> list:
     """The article stance for each row, through the same steps as the Analyzer."""
+    from presslens.model.pipeline import split_per_article
     from presslens.model.text import Article
 
     articles = [Article(r["text"], id=r["id"], title=r.get("title")) for r in rows]
-    texts = [s.text for a in articles for s in a.sentences]
-    emb = model.encoder.encode(texts)
-    results, pos = [], 0
-    for a in articles:
-        e = emb[pos : pos + len(a.sentences)]
-        pos += len(a.sentences)
+    emb = model.encoder.encode([s.text for a in articles for s in a.sentences])
+    results = []
+    for a, e in zip(articles, split_per_article(emb, articles), strict=True):
         own = [s.text for s in a.sentences]
         results.append(model.judge_article(own, model.proba_from_embeddings(e, own), [s.is_title for s in a.sentences]))
     return results

@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .profiles import installed_encoder_path, is_installed_encoder
+from .shapes import Run, ShapePlan, pad_run, warm_inputs
 
 if TYPE_CHECKING:
     import torch
@@ -194,6 +195,11 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def torch_shapes(max_length: int) -> ShapePlan:
+    """The torch encoder's plan: one row count (8) for every bucket (see ``Encoder.shapes``)."""
+    return ShapePlan(max_length=max_length, min_rows=8, max_rows=8, tokens_per_run=8 * max(128, max_length))
+
+
 class Encoder:
     """A transformers encoder with mean pooling and L2 normalisation (the sentence-transformers recipe)."""
 
@@ -227,6 +233,10 @@ class Encoder:
         self.bf16 = False
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
+        #: fixed shapes (``model.shapes``) for inference: a sentence's embedding depends on itself alone. torch's
+        #: CPU kernels change a row's rounding with the row count of its run, so every run has the same count
+        #: (measured: bit-identical rows at any position of a fixed count). None: the packed or padded forward.
+        self.shapes: ShapePlan | None = torch_shapes(max_length)
 
     @property
     def dim(self) -> int:
@@ -257,34 +267,64 @@ class Encoder:
         return torch.nn.functional.normalize(pooled, p=2, dim=-1)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        return [len(ids) for ids in enc["input_ids"]]
+        return [len(ids) for ids in self.token_ids(texts)]
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, truncated to ``max_length``, no padding."""
+        if not texts:
+            return []
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Embeddings as a float32 array (n, dim), in the order of ``texts``."""
+        return self.encode_ids(self.token_ids(texts), batch_size)
+
+    def encode_ids(self, ids: Sequence[Sequence[int]], batch_size: int | None = None) -> np.ndarray:
+        """Embeddings of tokenized texts (``token_ids``): in the fixed shapes of ``shapes`` if set, else through
+        the packed forward where the model allows it, else padded batches of similar length."""
         import torch
 
-        texts = list(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
+        ids = list(ids)
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        if not ids:
             return out
         self.model.eval()
+        if self.shapes is not None:
+            for run in self.shapes.runs([len(x) for x in ids]):
+                out[list(run.index)] = self._run_fixed(*pad_run(run, ids))[: len(run.index)]
+            return out
         if self.packed and packable(self.model) and not self.bf16:
-            return self._encode_packed(texts, out)
-        lengths = [len(t) for t in texts]  # characters track tokens closely enough to bucket by
+            return self._encode_packed(ids, out)
         with torch.inference_mode():
-            for idx in length_buckets(lengths, batch_size or self.batch_size):
-                emb = self.forward(self.tokenize([texts[i] for i in idx]))
-                out[idx] = emb.float().cpu().numpy()
+            for idx in length_buckets([len(x) for x in ids], batch_size or self.batch_size):
+                run = Run(max(len(ids[i]) for i in idx), len(idx), tuple(idx))
+                out[idx] = self._run_fixed(*pad_run(run, ids))
         return out
+
+    def _run_fixed(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        batch = {"input_ids": torch.from_numpy(input_ids).to(self.device),
+                 "attention_mask": torch.from_numpy(mask).to(self.device)}
+        with torch.inference_mode():
+            return self.forward(batch).float().cpu().numpy()
+
+    def warm(self) -> int:
+        """Run every shape of the plan once (what a runtime compiles per shape); the number of shapes."""
+        if self.shapes is None:
+            return 0
+        n = 0
+        for input_ids, mask in warm_inputs(self.shapes):
+            self._run_fixed(input_ids, mask)
+            n += 1
+        return n
 
     #: tokens per packed forward: bounds the activations (about 25 MB per 4,096 tokens for MiniLM)
     packed_tokens = 8192
 
-    def _encode_packed(self, texts: list[str], out: np.ndarray) -> np.ndarray:
+    def _encode_packed(self, ids: list[list[int]], out: np.ndarray) -> np.ndarray:
         import torch
 
-        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         run = PackedBert(self.model)
         with torch.inference_mode():
             i = 0

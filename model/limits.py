@@ -10,6 +10,9 @@ from __future__ import annotations
 
 #: characters in one article: its text, or the HTML its text is extracted from
 MAX_ARTICLE_CHARS = 100_000
+#: the most articles the service merges into one model call (PRESSLENS_BATCH_MAX_ARTICLES defaults to it; the
+#: bench's per-stage profile replays batches of up to this many)
+BATCH_MAX_ARTICLES = 32
 
 
 class ArticleTooLong(ValueError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -61,6 +63,42 @@ def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | Non
         skipped.append(str(path))
     reason = f"built-in prior: {', '.join(skipped)} trained on another encoder" if skipped else "built-in prior"
     return SummarizerChoice(ExtractiveSummarizer(), None, reason)
+
+
+def split_per_article(rows: Sequence, articles: Sequence[Article]) -> list:
+    """``rows`` (one per sentence of every article, in order: embeddings, probabilities) cut back per article."""
+    out, pos = [], 0
+    for a in articles:
+        out.append(rows[pos : pos + len(a.sentences)])
+        pos += len(a.sentences)
+    return out
+
+
+class StageTimer:
+    """Seconds spent in each of the Analyzer's stages, summed over calls: ``analyze(..., timer=StageTimer())``.
+
+    Stages: ``tokenize``, ``encoder``, ``head`` (stance), ``summarizer``, ``abstractive``; a caller may time its
+    own steps around them the same way (``with timer("json_parse"): ...``)."""
+
+    def __init__(self, stages: Sequence[str] = ()):
+        self.seconds: dict[str, float] = dict.fromkeys(stages, 0.0)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+
+
+class _NoTimer:
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        yield
+
+
+NO_TIMER = _NoTimer()
 
 
 #: the summary's sentence budget when the user gives no budget at all
@@ -162,18 +200,25 @@ class Analyzer:
         abstract = AbstractiveSummarizer(abstractive, device=device) if abstractive else None
         return cls(stance, choice.summarizer, abstract, summarizer_path=choice.path, summarizer_reason=choice.reason)
 
-    def embed(self, articles: Sequence[Article]) -> list[np.ndarray]:
+    def embed(self, articles: Sequence[Article], timer: StageTimer | None = None) -> list[np.ndarray]:
         """One batched encoder pass over every sentence of every article, split back per article."""
+        timer = timer or NO_TIMER
         texts = [s.text for a in articles for s in a.sentences]
-        emb = self.encoder.encode(texts)
-        out, pos = [], 0
-        for a in articles:
-            out.append(emb[pos : pos + len(a.sentences)])
-            pos += len(a.sentences)
-        return out
+        enc = self.encoder
+        if hasattr(enc, "token_ids") and hasattr(enc, "encode_ids"):
+            with timer("tokenize"):
+                ids = enc.token_ids(texts)
+            with timer("encoder"):
+                emb = enc.encode_ids(ids)
+        else:  # an encoder that only embeds texts (a test's fake, a peer's)
+            with timer("encoder"):
+                emb = enc.encode(texts)
+        return split_per_article(emb, articles)
 
-    def analyze(self, articles: Sequence[Article], options: AnalyzeOptions | None = None) -> list[Analysis]:
-        return self._analyze_embedded(articles, self.embed(articles), options or AnalyzeOptions())
+    def analyze(self, articles: Sequence[Article], options: AnalyzeOptions | None = None,
+                timer: StageTimer | None = None) -> list[Analysis]:
+        """The analyses of ``articles``; ``timer`` (a ``StageTimer``) sums the seconds of each stage."""
+        return self._analyze_embedded(articles, self.embed(articles, timer), options or AnalyzeOptions(), timer)
 
     def judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
         """The stance of one article from its sentence embeddings (head, thresholds, voice and speaker rules)."""
@@ -196,19 +241,28 @@ class Analyzer:
         return [not st.commentary and not writer_aside(s.text)
                 for s, st in zip(article.sentences, stance.sentences, strict=True)]
 
+    def summarize(self, article: Article, emb: np.ndarray, stance: ArticleStance,
+                  options: AnalyzeOptions) -> list[SummarySentence]:
+        """The extractive summary of one article within the options' budget (claims only if asked)."""
+        allowed = self.claim_mask(article, stance) if options.claims_only else None
+        return self.summarizer.summarize(article, emb, max_sentences=options.summary_sentences,
+                                         max_words=options.summary_words, allowed=allowed)
+
     def _analyze_embedded(self, articles: Sequence[Article], embeddings: Sequence[np.ndarray],
-                          options: AnalyzeOptions) -> list[Analysis]:
+                          options: AnalyzeOptions, timer: StageTimer | None = None) -> list[Analysis]:
+        timer = timer or NO_TIMER
         results = []
         for article, emb in zip(articles, embeddings, strict=True):
-            stance = self.judge(article, emb)
-            allowed = self.claim_mask(article, stance) if options.claims_only else None
-            summary = self.summarizer.summarize(article, emb, max_sentences=options.summary_sentences,
-                                                max_words=options.summary_words, allowed=allowed)
+            with timer("head"):
+                stance = self.judge(article, emb)
+            with timer("summarizer"):
+                summary = self.summarize(article, emb, stance, options)
             abstract = None
             if options.abstractive:
                 if self.abstractive is None:
                     raise ModelLoadError("an abstractive summary needs a seq2seq checkpoint (--abstractive MODEL)")
-                abstract = self.abstractive.summarize(article)
+                with timer("abstractive"):
+                    abstract = self.abstractive.summarize(article)
             results.append(Analysis(article, stance, summary, abstract))
         return results
 

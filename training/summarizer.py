@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from presslens.model.io import checksums
+from presslens.model.pipeline import split_per_article
 from presslens.model.summarizer import (
     FEATURES,
     Candidate,
@@ -216,11 +217,7 @@ def embed_all(encoder, articles: list[Article], batch: int = 4096,
         if cache is not None:
             cache.save()
     emb = np.stack([table[k] for k in keys]) if texts else np.zeros((0, encoder.dim), dtype=np.float32)
-    out, pos = [], 0
-    for a in articles:
-        out.append(emb[pos:pos + len(a.sentences)])
-        pos += len(a.sentences)
-    return out
+    return split_per_article(emb, articles)
 
 
 def cluster_others(embs: list[np.ndarray], articles: list[Article], j: int, prior: ExtractiveSummarizer,

@@ -49,9 +49,12 @@ class JobConfig:
 
 def load_analyzer(cfg: JobConfig):
     from presslens.model.pipeline import Analyzer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # a bar per worker would scribble over the job's own progress bar
+    if cfg.runtime == "torch":  # transformers loads the weights (with a bar) only on the torch runtime; importing
+        # it elsewhere costs each Ray actor a second of start-up and tens of MB for nothing
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bar per worker would scribble over the job's own progress bar
     analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision)
     choice = getattr(analyzer.encoder, "precision_choice", None) or {}
     why = choice.get("why") or ("requested (fp32)" if cfg.precision == "fp32" else "the torch runtime serves fp32")
@@ -103,13 +106,14 @@ class ShardWorker:
     files and one stats row per shard."""
 
     def __init__(self, cfg: dict, out_dir: str, threads: int):
-        import torch
-
-        torch.set_num_threads(max(1, threads))
         os.environ["PRESSLENS_THREADS"] = str(max(1, threads))  # ONNX Runtime / OpenVINO: the actor's CPUs only
         self.cfg = JobConfig(**cfg)
         self.out_dir = Path(out_dir)
         self.analyzer = load_analyzer(self.cfg)
+        if "torch" in sys.modules:  # only where the torch encoder serves: importing it costs an actor ~1 s and
+            import torch  # ~200 MB, and an exported encoder never needs it
+
+            torch.set_num_threads(max(1, threads))
 
     def __call__(self, batch: dict) -> dict:
         out: dict[str, list] = {"name": [], "rows": [], "errors": []}

@@ -67,7 +67,8 @@ async def reload(req: ReloadRequest, request: Request, current: ModelDep) -> dic
             log.exception("reload of %r failed", req.checkpoint)
             raise ApiError(500, "the reload failed on the server's side; the current model keeps serving and "
                                 "the fault has been logged", "reload_failed") from None
-        app.state.slot.swap(new)
+        app.state.slot.swap(new)  # the old model is dropped here: nothing else keeps it (tests/api/test_reload.py)
+        registry.warm_in_background(new)
         app.state.metrics.set_model("stance", new.info["stance"]["version"])
         app.state.metrics.set_model("summarizer", new.info["summarizer"]["version"])
         app.state.metrics.reloads.labels("ok").inc()

@@ -46,7 +46,7 @@ async def info(request: Request, loaded: ModelDep) -> dict:
         "stance": {k: loaded.info["stance"][k] for k in ("id", "version", "encoder", "mode", "threshold")},
         "summarizer": {k: loaded.info["summarizer"][k] for k in ("id", "version")},
         "runtime": {"encoder": loaded.info.get("runtime", "torch"), "requested": loaded.info.get("runtime_requested"),
-                    "precision": loaded.info.get("precision")},
+                    "precision": loaded.info.get("precision"), "warm": loaded.info.get("warm")},
         "settings": s.core.to_dict(),
         "limits": s.limits(),
         "batching": {"max_articles": s.batch_max_articles, "max_tokens": s.batch_max_tokens,

@@ -21,13 +21,17 @@ from pathlib import Path
 
 from ..encoder import ModelLoadError
 from ..io import atomic_dir
+from ..shapes import ShapePlan
 from .onnx import GRAPH_NAME, META_NAME, TOKENIZER_NAME, OnnxEncoder, default_threads
 
 BACKENDS = {"fp32": "onnxruntime", "bf16": "openvino", "int8": "onnxruntime"}
 OV_GRAPH = "encoder.xml"  # OpenVINO IR (its weights in encoder.bin beside it)
-#: compiled kernels OpenVINO keeps per input shape; the server sees a new (batch, tokens) shape with almost
-#: every batch, so the default (5,000) would let memory creep up over a long run
-OV_SHAPE_CACHE = 64
+#: OpenVINO's CPU plugin keeps prepared kernels per input shape in an LRU cache (CPU_RUNTIME_CACHE_CAPACITY
+#: entries, default 5,000: several entries per shape, one per distinct node configuration). The encoders run
+#: only the fixed shapes of ``model.shapes.ShapePlan``, so the entries are bounded by that finite set; the
+#: capacity is sized to hold them all (no recompiling in steady state) and bounds the cache by construction
+#: should the plan ever grow.
+CACHE_ENTRIES_PER_SHAPE = 16
 
 
 def precision_dir(fp32_dir: Path, precision: str) -> Path:
@@ -96,13 +100,20 @@ class _OpenVinoSession:
             return [result[self.compiled.output(0)].copy()]
 
 
-def _openvino_session(graph: Path, precision: str, threads: int):
+def compile_config(precision: str, threads: int, max_length: int) -> dict:
+    """OpenVINO CPU settings: the precision, one stream of ``threads`` threads, and a per-shape kernel cache
+    that holds every shape of the encoder's plan (``CACHE_ENTRIES_PER_SHAPE`` entries for each)."""
+    shapes = len(ShapePlan(max_length=int(max_length)).shapes())
+    return {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+            "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+            "CPU_RUNTIME_CACHE_CAPACITY": CACHE_ENTRIES_PER_SHAPE * shapes}
+
+
+def _openvino_session(graph: Path, precision: str, threads: int, max_length: int):
     import openvino as ov
 
     core = ov.Core()
-    config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-              "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
-              "CPU_RUNTIME_CACHE_CAPACITY": OV_SHAPE_CACHE}
+    config = compile_config(precision, threads, max_length)
     return _OpenVinoSession(core.compile_model(core.read_model(str(graph)), "CPU", config))
 
 
@@ -124,7 +135,7 @@ def load(directory: str | os.PathLike, threads: int | None = None) -> OnnxEncode
         tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_NAME))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=int(meta["max_length"]))
-        session = _openvino_session(directory / OV_GRAPH, precision, threads or default_threads())
+        session = _openvino_session(directory / OV_GRAPH, precision, threads or default_threads(), meta["max_length"])
         enc = OnnxEncoder(session, tokenizer, meta["ref"], meta["max_length"], meta["dim"], meta=meta)
         enc.directory = directory
         enc.runtime = "openvino"

@@ -29,6 +29,7 @@ import numpy as np
 from .. import settings
 from ..encoder import ModelLoadError
 from ..io import atomic_dir, checksums
+from ..shapes import ShapePlan, pad_run, warm_inputs
 
 #: modules this file runs as child processes (``python -m``); tests/test_layering.py reads these as imports
 CHILD_PROCESSES = {"export": "presslens.model.runtime.export"}
@@ -251,9 +252,9 @@ def default_threads() -> int:
 class OnnxEncoder:
     """Sentence embeddings from an exported graph: the ``Encoder`` inference interface, no torch model.
 
-    ``encode`` tokenizes without padding, sorts sentences by length and runs them in batches of at most
-    ``tokens_per_run`` padded tokens (and ``batch_size`` sentences), so padding stays small and each run's
-    activations stay bounded.
+    ``encode`` tokenizes, groups sentences by length bucket and runs them in the fixed shapes of ``shapes``
+    (``model.shapes``: at most ``tokens_per_run`` tokens and ``batch_size`` rows a run), so a sentence's
+    embedding never depends on its neighbours and each run's activations stay bounded.
     """
 
     runtime = "onnx"
@@ -261,14 +262,15 @@ class OnnxEncoder:
     precision = "fp32"  # model.lowp sets bf16 / int8 on the encoders it loads
 
     def __init__(self, session, tokenizer, ref: str, max_length: int, dim: int, *, batch_size: int = 32,
-                 tokens_per_run: int = 2048, meta: dict | None = None):
+                 tokens_per_run: int = 1024, meta: dict | None = None):
         self.session = session
         self.tokenizer = tokenizer
         self.ref = ref
         self.max_length = int(max_length)
         self.dim = int(dim)
-        self.batch_size = batch_size
-        self.tokens_per_run = tokens_per_run
+        #: the fixed shapes every call runs in: length buckets, power-of-two row counts up to ``batch_size``
+        #: rows and ``tokens_per_run`` tokens
+        self.shapes = ShapePlan(max_length=self.max_length, tokens_per_run=tokens_per_run, max_rows=batch_size)
         self.meta = meta or {}
         self.directory: Path | None = None  # the cached export it was loaded from, if any
         self._lock = threading.Lock()  # a tokenizers.Tokenizer with truncation set is not shared across threads
@@ -312,33 +314,27 @@ class OnnxEncoder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(ids) for ids in self.token_ids(texts)]
 
-    def batches(self, lengths: Sequence[int]) -> list[list[int]]:
-        """Indices in length-sorted runs of at most ``batch_size`` rows and ``tokens_per_run`` padded tokens."""
-        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-        out, i = [], 0
-        while i < len(order):
-            width = max(1, lengths[order[i]])  # the longest of the run comes first
-            n = max(1, min(self.batch_size, self.tokens_per_run // width))
-            out.append(order[i : i + n])
-            i += n
-        return out
-
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Embeddings as a float32 array (n, dim), in the order of ``texts``."""
-        texts = list(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        ids = self.token_ids(texts)
-        for idx in self.batches([len(x) for x in ids]):
-            width = max(len(ids[i]) for i in idx)
-            input_ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                input_ids[row, : len(ids[i])] = ids[i]
-                mask[row, : len(ids[i])] = 1
-            out[idx] = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+        return self.encode_ids(self.token_ids(texts))
+
+    def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Embeddings of tokenized texts (``token_ids``), run in the fixed shapes of ``self.shapes``
+        (``model.shapes``): a sentence's embedding does not depend on the others."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for run in self.shapes.runs([len(x) for x in ids]):
+            input_ids, mask = pad_run(run, ids)
+            out[list(run.index)] = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0][
+                : len(run.index)]
         return out
+
+    def warm(self) -> int:
+        """Run every shape of the plan once, so no request pays a shape's first run; the number of shapes."""
+        n = 0
+        for input_ids, mask in warm_inputs(self.shapes):
+            self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+            n += 1
+        return n
 
 
 # ------------------------------------------------------------------------------------------ choosing one

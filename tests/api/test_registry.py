@@ -79,3 +79,21 @@ def test_an_in_memory_model_served_with_the_numpy_head_is_described_like_its_tor
     monkeypatch.setattr(tiny_analyzer.stance, "head", NumpyHead(head_state(tiny_analyzer.stance.head), cfg.dim,
                                                                  cfg.hidden))
     assert describe_given(tiny_analyzer, settings).version == torch_version
+
+
+def test_the_serving_encoder_is_warmed_in_the_background_and_says_so(tiny_analyzer):
+    from presslens.api.batching import LoadedModel
+    from presslens.api.registry import warm_in_background
+
+    loaded = LoadedModel(tiny_analyzer, version="v", info={})
+    thread = warm_in_background(loaded)
+    thread.join(120)
+    warm = loaded.info["warm"]
+    assert warm["state"] == "done" and warm["shapes"] == len(tiny_analyzer.encoder.shapes.shapes())
+    assert warm["seconds"] >= 0
+
+    class Bare:  # an encoder without fixed shapes: nothing to warm, said so
+        pass
+
+    bare = LoadedModel(type("A", (), {"encoder": Bare()})(), version="v", info={})
+    assert warm_in_background(bare) is None and bare.info["warm"]["state"] == "none"

@@ -175,3 +175,35 @@ def test_an_unexpected_fault_during_a_reload_is_a_logged_500_and_the_model_keeps
                    for r in caplog.records)
         assert _version(c) == before
         assert 'presslens_model_reloads_total{outcome="error"} 1.0' in c.get("/metrics").text
+
+
+def test_a_reload_releases_the_previous_model(models_dir, tiny_encoder_dir, tmp_path):
+    """After a reload to a checkpoint on other encoder weights, nothing keeps the old analyzer or its encoder
+    (and so its compiled runtime) alive: weak references to them are dead once the garbage is collected."""
+    import gc
+    import weakref
+
+    from transformers import BertModel
+
+    other_encoder = tmp_path / "other-encoder"
+    shutil.copytree(tiny_encoder_dir, other_encoder)
+    model = BertModel.from_pretrained(str(other_encoder))
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.add_(0.01)
+    model.save_pretrained(str(other_encoder))
+    StanceModel.new(str(other_encoder)).save_pretrained(models_dir / "other-weights")
+
+    settings = Settings(model=str(models_dir / "current"), models_dir=str(models_dir),
+                        admin_token="admin-token-123", feedback_db=str(tmp_path / "fb.sqlite3"))
+    analyzer = Analyzer.load(models_dir / "current")
+    old_analyzer, old_encoder = weakref.ref(analyzer), weakref.ref(analyzer.encoder)
+    app = create_app(settings, analyzer)
+    del analyzer
+    with TestClient(app) as c:
+        assert c.post("/v1/analyze", json={"articles": [{"text": "One sentence here. And another."}]}).status_code == 200
+        resp = c.post("/v1/models/reload", json={"checkpoint": "other-weights"}, headers=ADMIN)
+        assert resp.status_code == 200, resp.text
+        assert c.post("/v1/analyze", json={"articles": [{"text": "One sentence here. And another."}]}).status_code == 200
+        gc.collect()
+        assert old_analyzer() is None and old_encoder() is None
+        assert app.state.slot.current.analyzer.encoder is not None

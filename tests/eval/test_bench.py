@@ -124,6 +124,17 @@ def test_competent_peer_gives_the_library_result(tiny_stance_dir, seed_texts):
         assert [[s["text"] for s in g["summary"]] for g in got] == [[s["text"] for s in e["summary"]] for e in expected]
 
 
+def test_served_floor_is_the_floor_of_the_precision_served():
+    r = {"runtime": {"precision": {"precision": "bf16"}}, "best_articles_per_s": {"presslens": 30.0},
+         "floor": {"articles_per_s": 20.0, "by_precision": {"bf16": {"articles_per_s": 40.0}}}}
+    assert bench.served_floor(r) == {"precision": "bf16", "served_floor_articles_per_s": 40.0,
+                                     "fraction_of_served_floor": 0.75}
+    r["floor"]["by_precision"] = {"bf16": {"skipped": "no kernel"}}
+    assert bench.served_floor(r)["fraction_of_served_floor"] is None
+    r["runtime"] = {"encoder": "torch", "precision": {"precision": "fp32"}}
+    assert bench.served_floor(r)["fraction_of_served_floor"] == 1.5
+
+
 def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
     """All three real servers start as subprocesses on loopback, answer, are measured and are stopped."""
     out = tmp_path / "bench"
@@ -135,8 +146,8 @@ def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
     assert rc == 0, [ln for ln in captured.err.splitlines() if "error" in ln.lower()]
     printed = json.loads(captured.out)
     data = json.loads((out / "bench.json").read_text())
-    assert set(printed) == {"speedup_vs_naive", "speedup_vs_competent", "fraction_of_floor", "rss_mb",
-                            "cold_start_s", "bars_met"}
+    assert set(printed) == {"speedup_vs_naive", "speedup_vs_competent", "fraction_of_floor",
+                            "fraction_of_served_floor", "rss_mb", "cold_start_s", "bars_met"}
     for key in set(printed) - {"bars_met"}:
         assert isinstance(data[key], float) and data[key] > 0, key
     assert printed["bars_met"]["rss_mb"] == (data["rss_mb"] <= 500)
@@ -154,6 +165,9 @@ def test_bench_end_to_end_on_a_tiny_model(tiny_stance_dir, tmp_path, capsys):
     # What it compared: the CPU, each system's precision, the floors beside fp32's, the accurate rows, the profile.
     assert data["cpu"]["model"] and isinstance(data["cpu"]["flags"], list)
     assert data["runtime"]["precision"]["precision"] == "fp32"  # the tests' PRESSLENS_PRECISION
+    # served at fp32, the served floor is the fp32 floor
+    assert data["precision"] == "fp32" and data["fraction_of_served_floor"] == data["fraction_of_floor"]
+    assert "Served precision **fp32**" in (out / "report.md").read_text()
     assert data["runtime"]["precision"]["why"] == "requested (PRESSLENS_PRECISION=fp32)"
     for p in ("bf16", "int8"):
         fl = data["floor"]["by_precision"][p]

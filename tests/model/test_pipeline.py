@@ -9,8 +9,8 @@ from presslens.model.text import Article
 
 def test_one_encoder_pass_for_the_whole_batch(tiny_analyzer, seed_texts, monkeypatch):
     calls = []
-    real = tiny_analyzer.encoder.encode
-    monkeypatch.setattr(tiny_analyzer.encoder, "encode", lambda texts, **kw: calls.append(len(texts)) or real(texts, **kw))
+    real = tiny_analyzer.encoder.encode_ids  # Analyzer.embed tokenizes (a stage of its own), then encodes the ids
+    monkeypatch.setattr(tiny_analyzer.encoder, "encode_ids", lambda ids, **kw: calls.append(len(ids)) or real(ids, **kw))
     articles = [Article(seed_texts[k], id=k) for k in ("000", "001", "004")]
     results = tiny_analyzer.analyze(articles)
     assert calls == [sum(len(a.sentences) for a in articles)]

@@ -109,3 +109,26 @@ def test_an_article_on_one_line_loses_its_furniture_sentences_not_the_article():
     assert not any("CLICK HERE" in t or "Rights Reserved" in t or "©2015" in t for t in texts)
     # A short line is still furniture as a whole.
     assert Article(f"{body}\nCLICK HERE to read more.").sentences[-1].text.startswith("Residents can read")
+
+
+def test_pysbd_regex_cache_answers_as_re_does():
+    """model.text hands pysbd a ``re`` whose compiled patterns are cached: every call answers as ``re``'s."""
+    import re
+
+    from presslens.model.text import CachedRe
+
+    cached = CachedRe(maxsize=4)
+    text = "Mr. Smith met Dr. Jones at 5 p.m. on Jan. 3. They talked.  Then left!"
+    cases = [("findall", (r"(?:^|\s)dr\.", text), {"flags": re.IGNORECASE}), ("findall", (r"\b\w+\.", text), {}),
+             ("split", (r"(?<=[.!?])\s+", text), {"maxsplit": 2}), ("sub", (r"\.(?=\s[A-Z])", "∯", text), {}),
+             ("subn", (r"\s+", " ", text), {"count": 3}), ("search", (r"p\.m\.", text), {}),
+             ("match", (r"Mr", text), {}), ("fullmatch", (r".*", text), {"flags": re.S})]
+    for _ in range(3):  # a full cache evicts and recompiles: still the same answers
+        for name, args, kwargs in cases:
+            got, want = getattr(cached, name)(*args, **kwargs), getattr(re, name)(*args, **kwargs)
+            if name in ("search", "match", "fullmatch"):
+                got, want = got and got.span(), want and want.span()
+            assert got == want, name
+        assert [m.span() for m in cached.finditer(re.escape("Then left!") + r"\s*", text)] == \
+            [m.span() for m in re.finditer(re.escape("Then left!") + r"\s*", text)]
+    assert cached.escape("a.b") == re.escape("a.b") and cached.IGNORECASE == re.IGNORECASE
