@@ -14,12 +14,12 @@ Run: ``python -m eval.competent_server --port 8002 [--model DIR]``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from presslens.model.settings import quiet_tokenizers
 
 
 class SentenceTransformerEncoder:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--model", default=None, help="stance checkpoint directory (default: the shipped one)")
     ns = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before the tokenizer loads; not at import
+    quiet_tokenizers()  # before the tokenizer loads; not at import
     import uvicorn
 
     app = create_naive_app(ns.model, setup=use_sentence_transformers, per_request=True, title="competent peer")

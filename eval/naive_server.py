@@ -16,12 +16,12 @@ Run: ``python -m eval.naive_server --port 8001 [--model DIR]``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from presslens.model.limits import MAX_ARTICLE_CHARS
+from presslens.model.settings import quiet_tokenizers
 from pydantic import BaseModel, Field
 
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--model", default=None, help="stance checkpoint directory (default: the shipped one)")
     ns = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before the tokenizer loads; not at import
+    quiet_tokenizers()  # before the tokenizer loads; not at import
     import uvicorn
 
     uvicorn.run(create_naive_app(ns.model), host=ns.host, port=ns.port, log_level="warning")

@@ -60,6 +60,17 @@ def _runtime_cache(tmp_path_factory):
         os.environ["PRESSLENS_CACHE_DIR"] = old
 
 
+@pytest.fixture(autouse=True)
+def _settings_read_afresh():
+    """Each test starts from the environment as it is now (``model.settings`` reads it once and keeps it):
+    a variable a previous test set, and ``monkeypatch`` has since undone, is gone. A test that sets one
+    itself calls ``settings.reload()`` after (or uses ``settings.override``)."""
+    from presslens.model import settings
+
+    settings.reload()
+    yield
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory) -> Path:
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from presslens.model.batch import RowLimits, analyze_rows
+from presslens.model.settings import environment
 
 from ..settings import Settings
 from .sources import Shard, read_shard
@@ -47,12 +48,15 @@ class JobConfig:
                               claims_only=self.claims_only)
 
 
-def load_analyzer(cfg: JobConfig):
+def load_analyzer(cfg: JobConfig, threads: int | None = None):
+    """The job's Analyzer; ``threads``: the exported runtime's threads (a Ray actor's CPUs; default: the
+    settings' ``PRESSLENS_THREADS`` or the CPUs this process may use)."""
     from presslens.model.pipeline import Analyzer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a bar per worker would scribble over the job's own progress bar
-    analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision)
+    analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision,
+                             threads=threads)
     choice = getattr(analyzer.encoder, "precision_choice", None) or {}
     why = choice.get("why") or ("requested (fp32)" if cfg.precision == "fp32" else "the torch runtime serves fp32")
     print(f"presslens batch: encoder on {analyzer.encoder.runtime}, precision "
@@ -105,11 +109,11 @@ class ShardWorker:
     def __init__(self, cfg: dict, out_dir: str, threads: int):
         import torch
 
-        torch.set_num_threads(max(1, threads))
-        os.environ["PRESSLENS_THREADS"] = str(max(1, threads))  # ONNX Runtime / OpenVINO: the actor's CPUs only
+        threads = max(1, threads)
+        torch.set_num_threads(threads)
         self.cfg = JobConfig(**cfg)
         self.out_dir = Path(out_dir)
-        self.analyzer = load_analyzer(self.cfg)
+        self.analyzer = load_analyzer(self.cfg, threads)  # ONNX Runtime / OpenVINO: the actor's CPUs only
 
     def __call__(self, batch: dict) -> dict:
         out: dict[str, list] = {"name": [], "rows": [], "errors": []}
@@ -133,7 +137,7 @@ def _start_ray(address: str | None, num_cpus: int | None) -> bool:
 
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = address or environment().get("RAY_ADDRESS") or None
     quiet = {"logging_level": logging.ERROR, "log_to_driver": True}
     if address:
         ray.init(address=address, **quiet)

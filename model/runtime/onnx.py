@@ -370,12 +370,13 @@ def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | N
 
 def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dict]] | None,
                    build_torch: Callable[[], object], cache_dir: Path | None = None,
-                   export: Callable[[Path], object] | None = None):
+                   export: Callable[[Path], object] | None = None, threads: int | None = None):
     """An encoder for ``runtime``: ``torch`` builds the reference; ``onnx`` must give ONNX Runtime (or raise);
     ``auto`` gives ONNX Runtime where it can and falls back to torch with the reason logged.
 
     ``export(directory)`` writes a missing export (default: build the torch encoder here and export it;
     a server passes ``export_in_subprocess``, so the torch model it needs never enters the server's heap).
+    ``threads``: ONNX Runtime's intra-op threads (default: the settings' ``resolved_threads()``).
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
@@ -388,7 +389,8 @@ def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dic
             raise ModelLoadError("this encoder's weights are not local files, so an export cannot be keyed")
         sources, settings = key_sources()
         return onnx_encoder(fingerprint(sources, **settings),
-                            export or (lambda directory: export_encoder(build_torch(), directory)), cache_dir)
+                            export or (lambda directory: export_encoder(build_torch(), directory)), cache_dir,
+                            threads=threads)
     except Exception as exc:
         if runtime == "onnx":
             raise exc if isinstance(exc, ModelLoadError) else ModelLoadError(f"ONNX runtime: {exc}") from exc

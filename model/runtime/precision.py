@@ -156,10 +156,11 @@ def choose(requested: str, fp32_dir: Path, stance_dir: Path, *, load_fp32: Calla
 
 
 def climb(precision: str, stance_dir: Path, key_sources: Callable[[], tuple[list[Path], dict]],
-          fp32: Callable[[], object]):
+          fp32: Callable[[], object], threads: int | None = None):
     """``choose`` for a stance checkpoint: rungs cached beside the fp32 export keyed by ``key_sources``
     (``model.stance.encoder_sources``), gated in a child process, loaded once per process; ``fp32()`` is the
-    fp32 encoder (``model.runtime.choose_runtime``: ONNX Runtime, or torch where it cannot be had)."""
+    fp32 encoder (``model.runtime.choose_runtime``: ONNX Runtime, or torch where it cannot be had); ``threads``:
+    the runtime's threads (default: the settings')."""
     from . import lowp
     from .onnx import cache_root, fingerprint, onnx_encoder, onnxruntime_available
 
@@ -176,7 +177,7 @@ def climb(precision: str, stance_dir: Path, key_sources: Callable[[], tuple[list
         return encoder
 
     def load(_p: str, directory: Path):
-        return onnx_encoder(directory.name, lambda _d: None, directory.parent, load=lowp.load)
+        return onnx_encoder(directory.name, lambda _d: None, directory.parent, threads=threads, load=lowp.load)
 
     return choose(precision, cache_root() / key, stance_dir, load_fp32=fp32, load=load,
                   gate=lambda p: gate_in_subprocess(stance_dir, p))

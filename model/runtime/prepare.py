@@ -18,6 +18,7 @@ from ..encoder import ModelLoadError
 from ..stance import StanceModel
 from . import lowp
 from .gate import DevSet, probe_data, run_gate
+from .loader import load_stance, stance_encoder
 from .precision import cpu_info, read_verdict, verdict_path, write_verdict
 
 log = logging.getLogger("presslens.precision")
@@ -33,7 +34,7 @@ def _build(stance_dir: Path, precision: str, fp32_dir: Path) -> Path:
     if precision == "bf16":
         if not lowp.openvino_available():
             raise ModelLoadError("bf16 needs the package openvino (pip install openvino)")
-        torch_encoder = StanceModel.from_pretrained(stance_dir, runtime="torch").encoder
+        torch_encoder = StanceModel.from_pretrained(stance_dir).encoder
         return lowp.build_bf16(torch_encoder, fp32_dir, out)
     raise ModelLoadError(f"no build for precision {precision!r}")
 
@@ -42,7 +43,7 @@ def prepare_and_gate(stance_dir: str | os.PathLike, precision: str, dev: DevSet 
                      force: bool = False) -> dict:
     """The verdict for ``precision`` on this checkpoint: cached, or built and gated now (and cached)."""
     stance_dir = Path(stance_dir).resolve()
-    reference = StanceModel.from_pretrained(stance_dir, runtime="onnx")  # fp32, exported first if need be
+    reference = load_stance(stance_dir, runtime="onnx")  # fp32, exported first if need be
     fp32_dir = reference.encoder.directory
     path = verdict_path(fp32_dir, precision, stance_dir)
     cached = None if force else read_verdict(path, dev.sha256 if dev else None)
@@ -80,7 +81,7 @@ def prepare_ladder(stance_dir: str | os.PathLike, requested: str, dev: DevSet | 
             f"{summary(verdict)}")
         if verdict["passed"]:
             break
-    encoder = StanceModel.from_pretrained(stance_dir, runtime="onnx", precision=requested).encoder
+    encoder = stance_encoder(stance_dir, runtime="onnx", precision=requested)
     if requested == "fp32":  # no ladder is climbed for fp32: say so the way the ladder would
         from .precision import fp32_choice
 

@@ -8,6 +8,7 @@ from presslens.api import registry
 from presslens.api.app import create_app
 from presslens.api.cli import main
 from presslens.api.settings import Settings
+from presslens.model import settings
 
 pytest.importorskip("onnxruntime")
 
@@ -43,6 +44,7 @@ def test_a_server_without_a_ladder_reports_fp32(tiny_analyzer, tmp_path):
 
 def test_a_bad_precision_setting_stops_serve_with_one_line(monkeypatch, capsys):
     monkeypatch.setenv("PRESSLENS_PRECISION", "fp16")
+    settings.reload()
     assert main(["serve", "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "presslens: error: bad setting PRESSLENS_PRECISION='fp16': expected one of auto, fp32, bf16, int8"

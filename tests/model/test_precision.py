@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from presslens.model import settings
 from presslens.model.runtime import gate as gatemod
 from presslens.model.runtime import precision as prec
 from presslens.model.runtime.onnx import PrecisionSettingError, precision_setting
@@ -25,12 +26,16 @@ AMX = prec.CpuInfo("Intel Xeon (Sapphire Rapids)", frozenset({"avx512f", "amx_bf
 
 def test_precision_setting_is_validated_in_one_line(monkeypatch):
     monkeypatch.delenv("PRESSLENS_PRECISION", raising=False)
+    settings.reload()
     assert precision_setting() == "auto"
     monkeypatch.setenv("PRESSLENS_PRECISION", " BF16 ")
+    settings.reload()
     assert precision_setting() == "bf16"
     monkeypatch.setenv("PRESSLENS_PRECISION", "")
+    settings.reload()
     assert precision_setting() == "auto"
     monkeypatch.setenv("PRESSLENS_PRECISION", "fp16")
+    settings.reload()
     with pytest.raises(SettingsError) as err:  # read and checked by the one settings object
         precision_setting()
     assert str(err.value) == "bad setting PRESSLENS_PRECISION='fp16': expected one of auto, fp32, bf16, int8"

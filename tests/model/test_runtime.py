@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from presslens.model import settings
 
 pytest.importorskip("onnxruntime")
 
@@ -97,6 +98,7 @@ def test_mpnet_exports_too(tmp_path):
 
 def test_stance_probabilities_agree_and_export_is_cached(tiny_stance_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    settings.reload()
     reference = StanceModel.from_pretrained(tiny_stance_dir)
     served = StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx")
     assert served.encoder.runtime == "onnx"
@@ -190,6 +192,7 @@ def test_shipped_model_on_onnx_agrees_with_torch(seed_texts, tmp_path, monkeypat
     from presslens.model.text import Article
 
     monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    settings.reload()
     torch_side = Analyzer.load(runtime="torch")
     onnx_side = Analyzer.load(runtime="onnx")
     assert onnx_side.encoder.runtime == "onnx" and onnx_side.encoder.meta["graph"] == "optimised"
