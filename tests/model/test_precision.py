@@ -278,3 +278,11 @@ def test_dev_set_refuses_bad_labels():
         gatemod.DevSet.of(["a"], ["SUBJ"], "x")
     with pytest.raises(ValueError, match="1 texts for 2 labels"):
         gatemod.DevSet.of(["a"], ["neutral", "neutral"], "x")
+
+
+def test_the_cpu_is_read_once_and_eval_records_what_the_ladder_sees():
+    from presslens.eval.provenance import machine_info
+
+    assert prec.cpu_info() is prec.cpu_info()  # cached: /proc/cpuinfo is parsed once per process
+    if prec.cpu_info().model != "unknown":
+        assert machine_info()["processor"] == prec.cpu_info().model
