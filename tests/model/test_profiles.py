@@ -52,3 +52,19 @@ def test_a_checkpoint_on_an_installed_encoder_loads_through_the_name(tiny_encode
     settings.reload()
     with pytest.raises(ModelLoadError, match="presslens models install mpnet"):
         StanceModel.from_pretrained(saved)
+
+
+def test_default_names_the_profile_and_minilm_the_base_encoder():
+    from presslens.model.encoder import DEFAULT_ENCODER, encoder_name, resolve_model_path
+
+    assert DEFAULT_ENCODER == "minilm" and encoder_name(None) == encoder_name("default") == "minilm"
+    # older checkpoints' configs say "default" for the packaged encoder: they load the same weights
+    assert resolve_model_path("default") == resolve_model_path("minilm") == resolve_model_path(None)
+    assert encoder_name("mpnet") == "mpnet"
+
+
+def test_training_writes_the_summarizer_where_the_resolver_looks():
+    from presslens.model.profiles import default_summarizer_path
+    from presslens.training.summarizer import TrainSummarizerArgs
+
+    assert TrainSummarizerArgs.__dataclass_fields__["out"].default == str(default_summarizer_path())
