@@ -154,7 +154,7 @@ def _prepare(ns: argparse.Namespace) -> int:
           f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
           f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
     del model
-    from presslens.model.runtime.prepare import prepare_ladder
+    from presslens.model.runtime.loader import prepare_ladder
     from presslens.training.data import gate_dev_set
 
     prepare_ladder(stance_dir, requested, gate_dev_set(ns.gate_dev))

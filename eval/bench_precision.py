@@ -42,7 +42,7 @@ def prepare_runtime(model_dir: str, runtime: str, precision: str, gate_dev: str 
 
     if runtime == "torch" or not onnxruntime_available():
         return {"encoder": "torch", "precision": {"precision": "fp32", "why": "the torch runtime serves fp32"}}
-    from presslens.model.runtime.prepare import prepare_ladder
+    from presslens.model.runtime.loader import prepare_ladder
     from presslens.training.data import gate_dev_set
 
     print("preparing the ONNX Runtime export and the precision ladder (cached after the first run) ...",
