@@ -62,13 +62,15 @@ def _runtime_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _settings_read_afresh():
-    """Each test starts from the environment as it is now (``model.settings`` reads it once and keeps it):
-    a variable a previous test set, and ``monkeypatch`` has since undone, is gone. A test that sets one
-    itself calls ``settings.reload()`` after (or uses ``settings.override``)."""
+    """Each test starts from the environment as it is now (``model.settings`` reads it once and keeps it), and
+    leaves none of its own behind: set up before ``monkeypatch`` and torn down after it, so the reload after
+    the test sees the environment restored (a module fixture set up next must not read a test's variables).
+    A test that sets a variable itself calls ``settings.reload()`` after (or uses ``settings.override``)."""
     from presslens.model import settings
 
     settings.reload()
     yield
+    settings.reload()
 
 
 @pytest.fixture(scope="session")
