@@ -254,3 +254,48 @@ def test_the_size_checker_counts_functions_and_files(tmp_path):
     (tmp_path / "api" / "long.py").write_text(f"def ok():\n    pass\n\n\nasync def big():\n{body}\n")
     (tmp_path / "api" / "huge.py").write_text("x = 1\n" * 501)
     assert too_long(tmp_path) == {"api/huge.py": 501, "api/long.py::big": 81}
+
+
+# -- module names in strings: a dynamic import names the installed package ----------------------------------
+
+_DYNAMIC = {"import_module", "find_spec", "run_module"}
+
+
+def bare_module_strings(root: Path = ROOT) -> list[str]:
+    """Module paths handed to importlib (``import_module``, ``find_spec``), ``run_module`` or ``python -m``
+    that name a folder by its repository name (``eval.bench``) instead of its installed one
+    (``presslens.eval.bench``): from a checkout they resolve by accident (the repository root is on
+    ``sys.path``), installed they do not."""
+    found = []
+    for package in [*RANK, "scripts"]:
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                args: list[ast.AST] = []
+                if isinstance(node, ast.Call):
+                    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                    if name in _DYNAMIC and node.args:
+                        args.append(node.args[0])
+                if isinstance(node, ast.List | ast.Tuple):
+                    elts = node.elts
+                    args += [b for a, b in zip(elts, elts[1:], strict=False)
+                             if isinstance(a, ast.Constant) and a.value == "-m"]
+                for arg in args:
+                    text = arg.value if isinstance(arg, ast.Constant) else (
+                        arg.values[0].value if isinstance(arg, ast.JoinedStr) and arg.values
+                        and isinstance(arg.values[0], ast.Constant) else None)
+                    if isinstance(text, str) and text.split(".")[0] in RANK and text.split(".")[0] != "presslens":
+                        found.append(f"{path.relative_to(root)}:{node.lineno}: {text!r}")
+    return found
+
+
+def test_dynamic_imports_name_the_installed_package():
+    assert bare_module_strings() == []
+
+
+def test_the_module_string_checker_sees_each_form(tmp_path):
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "cli.py").write_text(
+        'import importlib\nname = "x"\nimportlib.util.find_spec(f"eval.{name}")\n'
+        'importlib.import_module("model.stance")\ncmd = ["python", "-m", "api.cli"]\n'
+        'ok = importlib.import_module("presslens.model.stance")\n')
+    assert [v.split(": ", 1)[1] for v in bare_module_strings(tmp_path)] == ["'eval.'", "'model.stance'", "'api.cli'"]

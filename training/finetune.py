@@ -195,6 +195,8 @@ class _Features:
     top: TopLayers | None = None
     cached: list[torch.Tensor] | None = None
     cached_dev: list[torch.Tensor] | None = None
+    #: every example's embedding by the starting encoder (``--anchor-weight``), row-aligned with the examples
+    anchor: torch.Tensor | None = None
 
 
 def _features(enc: Encoder, ex: _Examples, dev: LabelledSentences | None, args: TrainStanceArgs,
@@ -205,8 +207,13 @@ def _features(enc: Encoder, ex: _Examples, dev: LabelledSentences | None, args: 
         log(f"caching the frozen lower layers' output for {len(ex.texts)} + {len(dev) if dev else 0} sentences")
         cached = top.cache(ex.texts)
         cached_dev = top.cache(dev.texts) if dev is not None else None
-        return _Features(top.embed(cached[: ex.n_gold]), top.embed(cached_dev) if dev is not None else None,
-                         [len(s) for s in cached], top, cached, cached_dev)
+        anchor = None
+        if args.anchor_weight:
+            log(f"embedding {len(ex.texts)} sentences with the starting encoder (the anchor)")
+            anchor = top.embed(cached)
+        x = anchor[: ex.n_gold] if anchor is not None else top.embed(cached[: ex.n_gold])
+        return _Features(x, top.embed(cached_dev) if dev is not None else None,
+                         [len(s) for s in cached], top, cached, cached_dev, anchor)
     return _Features(torch.as_tensor(enc.encode(ex.texts[: ex.n_gold])),
                      torch.as_tensor(enc.encode(dev.texts)) if dev is not None else None,
                      enc.count_tokens(ex.texts))
@@ -237,8 +244,12 @@ def _optimizer(enc_params: list, head_params: list, args: TrainStanceArgs, steps
 
 
 def _run_epoch(model: StanceModel, feats: _Features, ex: _Examples, opt, sched,
-               loss_fn, params: list, rng: np.random.Generator, batch_size: int) -> float:
-    """One pass over the training data in length-sorted, shuffled batches; returns the summed loss."""
+               loss_fn, params: list, rng: np.random.Generator, batch_size: int, anchor_weight: float = 0.0) -> float:
+    """One pass over the training data in length-sorted, shuffled batches; returns the summed loss.
+
+    With an anchor, each sentence's embedding also pays ``anchor_weight * (1 - cos)`` against the starting
+    encoder's embedding of it: stance moves the space only where that pays more than it costs the cosines
+    that claim links and summaries read."""
     enc = model.encoder
     enc.model.train()
     model.head.train()
@@ -251,6 +262,9 @@ def _run_epoch(model: StanceModel, feats: _Features, ex: _Examples, opt, sched,
         logits = model.head(emb).squeeze(-1)
         loss = (loss_fn(logits, torch.as_tensor(ex.targets[idx], device=enc.device))
                 * torch.as_tensor(ex.weights[idx], device=enc.device)).mean()
+        if anchor_weight and feats.anchor is not None:
+            cos = (emb * feats.anchor[idx].to(emb.device)).sum(-1)
+            loss = loss + anchor_weight * (1.0 - cos).mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -310,7 +324,8 @@ def train_finetune(model: StanceModel, train: LabelledSentences, dev: LabelledSe
     watched: list[np.ndarray] = []
     for epoch in range(1, (stop_epoch or args.epochs) + 1):
         t0 = time.time()
-        total = _run_epoch(model, feats, ex, opt, sched, loss_fn, enc_params + head_params, rng, args.batch_size)
+        total = _run_epoch(model, feats, ex, opt, sched, loss_fn, enc_params + head_params, rng, args.batch_size,
+                           args.anchor_weight)
         msg = f"epoch {epoch}: train loss {total / len(ex.texts):.4f} ({time.time() - t0:.0f}s)"
         if dev is not None:
             thr, f1 = best_threshold(yd, _dev_proba(model, feats, dev))

@@ -62,6 +62,9 @@ class TrainStanceArgs:
                                    "samples every source; 0: all)", metavar="N")
     temperature: float = arg(1.0, help="distil: divide the teacher's logits by this before the sigmoid")
     gold_weight: float = arg(1.0, help="distil: weight of a gold sentence relative to a pool sentence")
+    anchor_weight: float = arg(0.0, help="partial mode: weight of a cosine term that keeps every sentence's "
+                                         "embedding near the starting encoder's, so claim links and summaries "
+                                         "read the same space stance is trained in (0: off)")
     teacher_cache: str = arg("", metavar="DIR", help="distil: cache of teacher outputs (default: "
                                                      "$PRESSLENS_HOME/cache/teacher or ~/.cache/presslens/cache/teacher)")
     report_excluded: bool = arg(True, help="use the --exclude files only to drop duplicates, do not score the "
@@ -78,6 +81,8 @@ class TrainStanceArgs:
             raise DataError("distillation needs both --teacher and --pool")
         if self.teacher and self.mode == "fast":
             raise DataError("distillation fine-tunes the student: use --mode partial, adapter or full")
+        if self.anchor_weight < 0 or (self.anchor_weight and self.mode != "partial"):
+            raise DataError("--anchor-weight must be >= 0, and needs --mode partial")
         if self.temperature <= 0 or self.gold_weight < 0:
             raise DataError("--temperature must be > 0 and --gold-weight >= 0")
         if self.threshold_prior not in ("train", "dev") and not 0 < parse_share(self.threshold_prior) < 1:

@@ -133,3 +133,13 @@ def test_prepare_exports_once_and_names_the_cache(tiny_stance_dir, tmp_path, mon
     assert main(["prepare", "--model", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a directory" in err[0]
+
+
+def test_every_subcommand_is_wired_from_outside_the_checkout(tmp_path):
+    """Run from another directory (the repository root not on sys.path, as for an installed console
+    script), the CLI still finds every eval and training subcommand by its installed module name."""
+    code = "from presslens.api.cli import main; main(['eval', '--help'])"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("stance", "summarize"):
+        assert name in proc.stdout

@@ -243,3 +243,27 @@ def test_calibration_is_a_false_editorial_budget():
     quoted = ArticleEvidence(np.full(20, 0.99), np.ones(20, dtype=bool))
     _, _, info2 = calibrate_article_rule([quoted] * 10, 0.5)
     assert info2["false_editorial_rate"] == 0.0
+
+
+def test_the_anchor_keeps_the_embedding_space_of_the_starting_encoder(user_csv, tiny_encoder_dir, tmp_path):
+    """--anchor-weight: the same training with a strong anchor ends with sentence embeddings closer to the
+    starting encoder's than without it (what claim links and summaries read)."""
+    texts = _NEUTRAL[:6] + _EDITORIAL[:6]
+    start = StanceModel.new(str(tiny_encoder_dir)).encoder.encode(texts)
+
+    def drift(weight: float) -> float:
+        out = tmp_path / f"anchor-{weight}"
+        train_stance(TrainStanceArgs(data=[str(user_csv)], out=str(out), mode="partial", lr=5e-3,
+                                     encoder=str(tiny_encoder_dir), epochs=3, train_layers=2,
+                                     anchor_weight=weight), log=lambda m: None)
+        emb = StanceModel.from_pretrained(out).encoder.encode(texts)
+        return float(np.mean(1.0 - (emb * start).sum(axis=1)))
+
+    free, anchored = drift(0.0), drift(50.0)
+    assert free > 0  # training moved the space
+    assert anchored < free / 2
+
+
+def test_the_anchor_needs_partial_mode(user_csv):
+    with pytest.raises(DataError, match="--anchor-weight"):
+        TrainStanceArgs(data=[str(user_csv)], out="x", mode="full", anchor_weight=1.0)
