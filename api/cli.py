@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
+
+from presslens.model.settings import quiet_tokenizers
 
 from .cli_common import UsageError, positive, precision_option, service_settings
 
@@ -142,18 +143,18 @@ def _prepare(ns: argparse.Namespace) -> int:
     """Build (or find) the serving runtime's export of a model, and gate the precisions the setting would
     try on this CPU, so the server's first start need not."""
     from presslens.model.profiles import resolve_stance
-    from presslens.model.stance import StanceModel
+    from presslens.model.runtime.loader import load_stance
 
     requested = precision_option(ns.precision)
     stance_dir = resolve_stance(ns.model)
-    model = StanceModel.from_pretrained(stance_dir, runtime="onnx")
+    model = load_stance(stance_dir, runtime="onnx")
     meta = model.encoder.meta
     fused = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("fused", {}).items())) or "none"
     print(f"ONNX Runtime export of {ns.model or 'the default model'} ready in {model.encoder.directory}: "
           f"{meta.get('graph')} graph (fused: {fused}), max |embedding difference| from torch on the probe "
           f"sentences {meta.get('probe_max_abs_diff', float('nan')):.1e}")
     del model
-    from presslens.model.runtime.prepare import prepare_ladder
+    from presslens.model.runtime.loader import prepare_ladder
     from presslens.training.data import gate_dev_set
 
     prepare_ladder(stance_dir, requested, gate_dev_set(ns.gate_dev))
@@ -280,7 +281,7 @@ def parser_for(args: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before any tokenizer loads; not at import
+    quiet_tokenizers()  # before any tokenizer loads; not at import
     args = sys.argv[1:] if argv is None else list(argv)
     ns = parser_for(args).parse_args(args)
     try:

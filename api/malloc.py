@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
+
+from presslens.model.settings import environment
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
 
 
 def limit_arenas(n: int) -> bool:
     """Cap glibc's malloc arenas at ``n`` (for threads created from now on); False where not glibc or unset."""
-    if n < 1 or os.environ.get("MALLOC_ARENA_MAX"):
+    if n < 1 or environment().get("MALLOC_ARENA_MAX"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

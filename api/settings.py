@@ -1,7 +1,9 @@
-"""Service settings, read from ``PRESSLENS_*`` environment variables (pydantic-settings).
+"""Service settings, parsed from ``PRESSLENS_*`` variables (pydantic-settings) as ``model.settings`` read them.
 
-The model layer's settings (paths, encoder runtime, threads) are not read here a second time: ``core`` is
-``model.settings.current()``, read and checked there (a bad value raises ``model.settings.SettingsError``).
+This extends the one settings object rather than being a second reader: the variables come from
+``model.settings.environment()`` (the environment as read once), and the model layer's settings (paths,
+encoder runtime, threads) are not parsed here again: ``core`` is ``model.settings.current()``, checked there
+(a bad value raises ``model.settings.SettingsError``).
 
 Nothing here touches the disk or loads a model: a ``Settings()`` object is plain configuration, built by
 the CLI or a test and handed to ``create_app``.
@@ -9,14 +11,13 @@ the CLI or a test and handed to ``create_app``.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Mapping
 
 from presslens.model.limits import BATCH_MAX_ARTICLES, MAX_ARTICLE_CHARS
-from presslens.model.settings import ModelSettings
+from presslens.model.settings import ModelSettings, environment
 from presslens.model.settings import current as current_model_settings
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 #: the most PRESSLENS_MAX_ARTICLES may be set to (and a bound pydantic stops at before the limit is checked)
 MAX_ARTICLES_CEILING = 10_000
@@ -24,8 +25,15 @@ MAX_ARTICLES_CEILING = 10_000
 
 def default_feedback_db() -> str:
     """``$XDG_DATA_HOME/presslens/feedback.sqlite3``: outside the checkout, so a fresh clone keeps it."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(base) / "presslens" / "feedback.sqlite3")
+    return str(current_model_settings().data_dir / "feedback.sqlite3")
+
+
+class _ReadOnce(EnvSettingsSource):
+    """pydantic-settings' environment source over ``model.settings.environment()`` instead of ``os.environ``."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k if self.case_sensitive else k.lower(): v for k, v in environment().items()
+                if not (self.env_ignore_empty and v == "")}
 
 
 class Settings(BaseSettings):
@@ -69,6 +77,12 @@ class Settings(BaseSettings):
 
     feedback_db: str = Field(default_factory=default_feedback_db,
                              description="SQLite file path, or a postgresql:// URL (needs psycopg)")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return init_settings, _ReadOnce(settings_cls), dotenv_settings, file_secret_settings
 
     def limits(self) -> dict[str, int]:
         """The limits a client must respect, as /info and the OpenAPI schema publish them."""

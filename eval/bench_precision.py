@@ -37,18 +37,18 @@ def precision_floors(flops_per_article: float, hidden: int, seconds: float) -> d
 def prepare_runtime(model_dir: str, runtime: str, precision: str, gate_dev: str | None = None) -> dict:
     """What ``presslens prepare`` does: the ONNX export, then the precision ladder's builds and gates (with
     the dev set where given), so the servers start as installed ones; what presslens will serve and why."""
+    from presslens.model.runtime.loader import load_stance
     from presslens.model.runtime.onnx import onnxruntime_available
-    from presslens.model.stance import StanceModel
 
     if runtime == "torch" or not onnxruntime_available():
         return {"encoder": "torch", "precision": {"precision": "fp32", "why": "the torch runtime serves fp32"}}
-    from presslens.model.runtime.prepare import prepare_ladder
+    from presslens.model.runtime.loader import prepare_ladder
     from presslens.training.data import gate_dev_set
 
     print("preparing the ONNX Runtime export and the precision ladder (cached after the first run) ...",
           file=sys.stderr)
     t0 = time.perf_counter()
-    fp32 = StanceModel.from_pretrained(model_dir, runtime=runtime).encoder
+    fp32 = load_stance(model_dir, runtime=runtime).encoder
     meta = getattr(fp32, "meta", {})
     choice = prepare_ladder(model_dir, precision, gate_dev_set(gate_dev), say=lambda line: print(line, file=sys.stderr))
     return {"encoder": choice.get("runtime") or fp32.runtime, "precision": choice,

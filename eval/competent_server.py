@@ -13,8 +13,6 @@ Run: ``python -m eval.competent_server --port 8002 [--model DIR]``.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,19 +57,10 @@ def use_sentence_transformers(analyzer) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .naive_server import create_naive_app
+    from .naive_server import serve_peer
 
-    parser = argparse.ArgumentParser(prog="python -m eval.competent_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8002)
-    parser.add_argument("--model", default=None, help="stance checkpoint directory (default: the shipped one)")
-    ns = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before the tokenizer loads; not at import
-    import uvicorn
-
-    app = create_naive_app(ns.model, setup=use_sentence_transformers, per_request=True, title="competent peer")
-    uvicorn.run(app, host=ns.host, port=ns.port, log_level="warning")
-    return 0
+    return serve_peer(argv, "eval.competent_server", __doc__, 8002, setup=use_sentence_transformers,
+                      per_request=True, title="competent peer")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,13 +6,13 @@ Every loop is bounded in count and in time; a full queue's 503 + Retry-After is 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from presslens.model.settings import environment
 
 from .server import ServerProcess
 
@@ -100,7 +100,7 @@ async def drive(url: str, seq: Sequence[dict], concurrency: int, max_seconds: fl
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     # A service started with PRESSLENS_API_KEY in the environment wants it on every /v1 call.
-    key = os.environ.get("PRESSLENS_API_KEY", "").strip()
+    key = environment().get("PRESSLENS_API_KEY", "").strip()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx.AsyncClient(timeout=request_timeout, limits=limits, headers=headers) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))

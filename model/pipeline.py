@@ -179,23 +179,26 @@ class Analyzer:
     def load(cls, stance_dir: str | os.PathLike | None = None,
              summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
              abstractive: str | os.PathLike | None = None, runtime: str = "torch",
-             precision: str = "fp32") -> Analyzer:
+             precision: str = "fp32", threads: int | None = None) -> Analyzer:
         """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); torch by default.
-        ``precision``: ``model.runtime.PRECISIONS``, climbed on an exported runtime (``model.precision``)."""
+        ``precision``: ``model.runtime.PRECISIONS``, climbed on an exported runtime (``model.precision``).
+        ``threads``: the exported runtime's threads (default: ``PRESSLENS_THREADS`` or the CPUs available)."""
         return cls.assemble(resolve_stance(stance_dir), summarizer_dir, device=device,
-                            abstractive=abstractive, runtime=runtime, precision=precision)
+                            abstractive=abstractive, runtime=runtime, precision=precision, threads=threads)
 
     @classmethod
     def assemble(cls, stance_dir: str | os.PathLike, summarizer_dir: str | os.PathLike | None = None, *,
                  encoder=None, device: str | None = None,
                  abstractive: str | os.PathLike | None = None, runtime: str = "torch",
-                 precision: str = "fp32") -> Analyzer:
+                 precision: str = "fp32", threads: int | None = None) -> Analyzer:
         """The stance checkpoint with the summarizer that fits its encoder (``choose_summarizer``).
 
         ``encoder``: an already loaded encoder to reuse if it is the one the checkpoint needs (a reload).
         """
-        stance = StanceModel.from_pretrained(stance_dir, encoder=encoder, device=device, runtime=runtime,
-                                             precision=precision)
+        from .runtime.loader import load_stance
+
+        stance = load_stance(stance_dir, runtime=runtime, precision=precision, threads=threads, device=device,
+                             offered=encoder)
         choice = choose_summarizer(stance.encoder.checksum(), stance_dir, summarizer_dir)
         abstract = AbstractiveSummarizer(abstractive, device=device) if abstractive else None
         return cls(stance, choice.summarizer, abstract, summarizer_path=choice.path, summarizer_reason=choice.reason)

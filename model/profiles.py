@@ -1,10 +1,11 @@
 """The one resolver: ``--model NAME_OR_PATH`` to a stance checkpoint directory, and the summarizers that may
 serve beside it.
 
-``default`` is the distilled MiniLM student shipped in ``model/weights/stance`` (what ``make serve`` runs);
-``accurate`` is the MPNet teacher with its lexical branch (``model/weights/stance-accurate``: a LoRA
+``default`` is the MiniLM checkpoint shipped in ``model/weights/stance`` (what ``make serve`` runs; today
+trained on CheckThat, its recipe in ``make default-model`` and its ``config.json``); ``accurate`` is MPNet with its lexical branch (``model/weights/stance-accurate``: a LoRA
 adapter, the head and the branch, over all-mpnet-base-v2, which ``presslens models install mpnet`` puts in
-the models home). Anything else is a checkpoint directory.
+the models home). Anything else is a checkpoint directory. "default" names this profile only: the
+packaged base encoder under it is ``minilm`` (``model/encoder.py``).
 
 Encoders that are installed rather than shipped are named in a checkpoint's config (``"encoder": "mpnet"``)
 and resolved here too, so a checkpoint on MPNet loads wherever MPNet was installed, and fails with one line

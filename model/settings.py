@@ -1,8 +1,14 @@
-"""The model layer's settings, read from ``PRESSLENS_*`` variables in one place and checked there.
+"""The process's settings: the environment read once, in this one module, and checked here.
 
 Every command, the service, training and eval read paths, the encoder runtime and the thread count from
 ``current()``, never from ``os.environ``; a bad value stops whatever is starting with one line naming the
-variable (``SettingsError``). The API's settings carry this object and ``/info`` shows it.
+variable (``SettingsError``). The API's settings (``api/settings.py``) extend this: they are parsed from the
+same snapshot (``environment()``), carry this object as ``core``, and ``/info`` shows it. Variables other
+programs own (``MALLOC_ARENA_MAX``, ``RAY_ADDRESS``) are read from that snapshot too, and a child process's
+environment is built by ``child_env``. ``tests/test_layering.py`` fails on ``os.environ`` anywhere else.
+
+The environment is read on the first call and kept: ``reload()`` reads it again (a test that changed a
+variable), ``override(**fields)`` swaps in changed settings for a ``with`` block.
 
 | variable | field | default |
 |---|---|---|
@@ -10,20 +16,22 @@ variable (``SettingsError``). The API's settings carry this object and ``/info``
 | ``PRESSLENS_CACHE_DIR`` | ``cache_dir`` | ``$XDG_CACHE_HOME/presslens`` (``~/.cache/presslens``): ONNX exports under ``onnx/`` |
 | ``PRESSLENS_RUNTIME`` | ``runtime`` | ``auto`` (``onnx``, ``torch``) |
 | ``PRESSLENS_THREADS`` | ``threads`` | unset: up to 2 (the CPUs this process may use) |
-| ``PRESSLENS_PRECISION`` | ``precision`` | ``auto`` (``fp32``, ``bf16``, ``int8``; ``model/precision.py``) |
+| ``PRESSLENS_PRECISION`` | ``precision`` | ``auto`` (``fp32``, ``bf16``, ``int8``; ``model/runtime/precision.py``) |
+| ``PRESSLENS_REBUILD_VIA`` | ``rebuild_via`` | unset: the command a checkpoint records is the one typed |
+| ``XDG_DATA_HOME`` | ``data_dir`` | ``~/.local/share``, with ``presslens/`` under it (the feedback store) |
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 RUNTIMES = ("auto", "onnx", "torch")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
-_READ = ("PRESSLENS_HOME", "PRESSLENS_CACHE_DIR", "PRESSLENS_RUNTIME", "PRESSLENS_THREADS", "PRESSLENS_PRECISION",
-         "XDG_CACHE_HOME")
 
 
 class SettingsError(ValueError):
@@ -38,6 +46,10 @@ class ModelSettings:
     threads: int | None = None  # None: default_threads() decides from the CPUs available
     # The encoder's numeric precision (auto: the fastest this CPU runs natively that passes the gate)
     precision: str = "auto"
+    #: the command a checkpoint records as the way to rebuild it (``make default-model`` sets it)
+    rebuild_via: str = ""
+    #: where presslens keeps user data outside the checkout (``$XDG_DATA_HOME/presslens``)
+    data_dir: Path | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -67,10 +79,11 @@ class ModelSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ModelSettings:
-        env = os.environ if env is None else env
+        env = environment() if env is None else env
         home = env.get("PRESSLENS_HOME", "").strip()
         cache = env.get("PRESSLENS_CACHE_DIR", "").strip()
         xdg = env.get("XDG_CACHE_HOME", "").strip()
+        data = env.get("XDG_DATA_HOME", "").strip()
         runtime = env.get("PRESSLENS_RUNTIME", "").strip().lower() or "auto"
         if runtime not in RUNTIMES:
             raise SettingsError(f"bad setting PRESSLENS_RUNTIME={runtime!r}: expected one of {', '.join(RUNTIMES)}")
@@ -83,6 +96,8 @@ class ModelSettings:
             runtime=runtime,
             threads=_threads(env.get("PRESSLENS_THREADS", "")),
             precision=precision,
+            rebuild_via=env.get("PRESSLENS_REBUILD_VIA", "").strip(),
+            data_dir=(Path(data) if data else Path.home() / ".local" / "share") / "presslens",
         )
 
 
@@ -99,13 +114,55 @@ def _threads(text: str) -> int | None:
     return n
 
 
-_cache: tuple[tuple, ModelSettings] | None = None
+# -- the one read of the environment -----------------------------------------------------------------------
+
+_environment: Mapping[str, str] | None = None
+_current: ModelSettings | None = None
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment as read once (read-only): what the API's settings are parsed from, and
+    where variables other programs own are looked up."""
+    global _environment
+    if _environment is None:
+        _environment = MappingProxyType(dict(os.environ))
+    return _environment
 
 
 def current() -> ModelSettings:
-    """The settings of this process, read once (again only when a variable it reads has changed, as in tests)."""
-    global _cache
-    key = tuple(os.environ.get(name) for name in _READ)
-    if _cache is None or _cache[0] != key:
-        _cache = (key, ModelSettings.from_env())
-    return _cache[1]
+    """The settings of this process, read from ``environment()`` on first use and kept."""
+    global _current
+    if _current is None:
+        _current = ModelSettings.from_env(environment())
+    return _current
+
+
+def reload() -> None:
+    """Forget what was read: the next ``environment()`` / ``current()`` reads the environment again (a test
+    that set a variable; a bad value raises there, not here)."""
+    global _environment, _current
+    _environment = _current = None
+
+
+@contextmanager
+def override(**fields) -> Iterator[ModelSettings]:
+    """``current()`` with ``fields`` replaced, inside the block (tests; a worker given its own thread count)."""
+    global _current
+    saved = _current
+    _current = replace(current(), **fields)
+    try:
+        yield _current
+    finally:
+        _current = saved
+
+
+def child_env(overrides: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment for a child process: this process's as it is now (so a variable set since start-up,
+    such as ``TOKENIZERS_PARALLELISM``, travels), with ``overrides`` and ``extra`` on top."""
+    return {**os.environ, **(overrides or {}), **extra}
+
+
+def quiet_tokenizers() -> None:
+    """``TOKENIZERS_PARALLELISM=false`` unless set: Hugging Face tokenizers read it themselves, before any
+    tokenizer loads (a command's start, never at import)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

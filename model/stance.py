@@ -270,13 +270,12 @@ class StanceModel:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, encoder: Encoder | None = None,
-                        device: str | None = None, runtime: str = "torch", precision: str = "fp32") -> StanceModel:
-        """Load a checkpoint written by ``save_pretrained``; ``encoder`` reuses an already loaded base.
+                        device: str | None = None) -> StanceModel:
+        """Load a checkpoint written by ``save_pretrained`` around ``encoder``, the encoder to serve it with.
 
-        ``runtime`` (``model.runtime.RUNTIMES``) picks the encoder's inference runtime: the torch
-        reference, or an ONNX Runtime export of the same weights (for serving; it cannot be trained).
-        ``precision`` (``model.runtime.PRECISIONS``) climbs the precision ladder (``model.precision``) on an
-        exported runtime; the torch reference is always fp32.
+        The model does not choose its runtime or precision: ``model.runtime.loader.load_stance`` does (torch,
+        ONNX Runtime, or a rung of the precision ladder) and hands the encoder in here. Without one, the
+        checkpoint's torch reference encoder is built (on ``device``): what training and export use.
         """
         path = Path(directory)
         config = read_config(path)
@@ -286,34 +285,10 @@ class StanceModel:
         except Exception as exc:  # safetensors raises its own error types for corrupt files
             raise ModelLoadError(f"{path / HEAD_NAME} is not a readable safetensors file: {exc}") from exc
         head = NumpyHead(head_state, config.dim, config.hidden)  # checks the shapes against the config
-        given = encoder
-
-        def build() -> Encoder:
-            if config.mode == "full":
-                return Encoder(path / "encoder", max_length=config.max_length, device=device)
-            if config.mode == "adapter":
-                return _adapted_encoder(config, path / "adapter", device)
-            if config.mode == "partial":
-                return _partial_encoder(config, path / LAYERS_NAME, device)
-            return _frozen_encoder(config, given if given is not None and given.runtime == "torch" else None,
-                                   device)
-
-        if runtime == "torch":
-            encoder = build()
-        else:
-            from .runtime.onnx import choose_runtime, export_in_subprocess
-
-            def fp32():
-                return choose_runtime(runtime, lambda: encoder_sources(config, path), build,
-                                      export=lambda out: export_in_subprocess(path, out))
-
-            if precision == "fp32":
-                encoder = fp32()
-            else:
-                from .runtime.precision import climb
-
-                encoder = climb(precision, path, lambda: encoder_sources(config, path), fp32)
-            _check_frozen_weights(config, encoder)
+        if encoder is None:
+            encoder = torch_encoder(config, path, device)
+        elif encoder.runtime != "torch":
+            check_frozen_weights(config, encoder)
         if encoder.dim != config.dim:
             raise ModelLoadError(f"encoder width {encoder.dim} does not match the head's {config.dim}")
         if encoder.runtime == "torch":  # trainable: the torch module with the same weights
@@ -321,6 +296,19 @@ class StanceModel:
         lexical = LexicalBranch.load(path) if LexicalBranch.present(path) else None
         stacker = Stacker.load(path) if Stacker.present(path) else None
         return cls(config, encoder, head, lexical, stacker)
+
+
+def torch_encoder(config: StanceConfig, path: Path, device: str | None = None,
+                  offered: Encoder | None = None) -> Encoder:
+    """A checkpoint's torch reference encoder: the base with what was fine-tuned over it applied;
+    ``offered`` (an encoder already loaded) is reused by a frozen-encoder checkpoint if it has its weights."""
+    if config.mode == "full":
+        return Encoder(path / "encoder", max_length=config.max_length, device=device)
+    if config.mode == "adapter":
+        return _adapted_encoder(config, path / "adapter", device)
+    if config.mode == "partial":
+        return _partial_encoder(config, path / LAYERS_NAME, device)
+    return _frozen_encoder(config, offered if offered is not None and offered.runtime == "torch" else None, device)
 
 
 def encoder_sources(config: StanceConfig, path: Path) -> tuple[list[Path], dict]:
@@ -377,7 +365,7 @@ def _frozen_encoder(config: StanceConfig, offered: Encoder | None, device: str |
     return encoder
 
 
-def _check_frozen_weights(config: StanceConfig, encoder) -> None:
+def check_frozen_weights(config: StanceConfig, encoder) -> None:
     """A fast checkpoint served from an export: the exported weights must be those the head was trained on."""
     want = config.encoder_checksum
     if config.mode == "fast" and want is not None and (got := encoder.checksum()) != want:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from presslens.eval.server import running_server  # noqa: E402
+from presslens.model.errors import ModelLoadError  # noqa: E402
+from presslens.model.profiles import resolve_stance  # noqa: E402
 
 API_KEY = "fuzz-api-key"
 ADMIN_TOKEN = "fuzz-admin-token"
@@ -67,12 +69,6 @@ def _server_counts(url: str, since: dict[str, int] | None = None) -> dict[str, i
     return {code: n - since.get(code, 0) for code, n in counts.items() if n - since.get(code, 0)}
 
 
-def _shipped_stance() -> Path:
-    from presslens.model.profiles import default_stance_path
-
-    return default_stance_path()
-
-
 def _run_bounded(cmd: list[str], cwd: Path, seconds: float) -> tuple[str, int, bool]:
     """(output, exit code, timed out) of ``cmd``, interrupted like Ctrl-C after ``seconds``."""
     proc = subprocess.Popen(cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -110,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=os.environ.get("FUZZ_MODEL") or None,
                     help="stance checkpoint to serve (default: the shipped one)")
     ns = ap.parse_args(argv)
+    try:
+        stance = resolve_stance(ns.model)  # a profile name or a checkpoint directory, as the server takes it
+    except ModelLoadError as exc:
+        print(f"fuzz: error: {exc}", file=sys.stderr)
+        return 2
+    if not (stance / "config.json").is_file():
+        print(f"fuzz: error: --model {ns.model}: no stance checkpoint at {stance}", file=sys.stderr)
+        return 2
 
     st = shutil.which("st", path=os.path.dirname(sys.executable)) or shutil.which("st")
     if st is None:
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         models = work / "models"
         models.mkdir()
-        shutil.copytree(ns.model or _shipped_stance(), models / "good")
+        shutil.copytree(stance, models / "good")
         env = {"PRESSLENS_API_KEY": API_KEY, "PRESSLENS_ADMIN_TOKEN": ADMIN_TOKEN, "PRESSLENS_MODELS_DIR": str(models)}
         args = ["--model", ns.model] if ns.model else []
         with running_server(work / "server", env, args=args) as server:

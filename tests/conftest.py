@@ -60,6 +60,19 @@ def _runtime_cache(tmp_path_factory):
         os.environ["PRESSLENS_CACHE_DIR"] = old
 
 
+@pytest.fixture(autouse=True)
+def _settings_read_afresh():
+    """Each test starts from the environment as it is now (``model.settings`` reads it once and keeps it), and
+    leaves none of its own behind: set up before ``monkeypatch`` and torn down after it, so the reload after
+    the test sees the environment restored (a module fixture set up next must not read a test's variables).
+    A test that sets a variable itself calls ``settings.reload()`` after (or uses ``settings.override``)."""
+    from presslens.model import settings
+
+    settings.reload()
+    yield
+    settings.reload()
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory) -> Path:
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
@@ -104,8 +117,9 @@ def seed_texts() -> dict[str, str]:
 def ray_session():
     """One local Ray instance (2 CPUs, no dashboard) for every test that needs Ray: starting Ray and its
     actors is the slow part, so it happens once."""
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'presslens[ray]')")
     import logging
+
+    import ray  # the test extra installs it: a missing Ray is a broken install, not a skip
 
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 * 1024 * 1024,
              logging_level=logging.ERROR)

@@ -89,6 +89,56 @@ def test_the_checker_sees_each_kind_of_violation(tmp_path, package, source, expe
     assert [v.split(": ", 1)[1] for v in violations(tmp_path)] == [expected]
 
 
+# -- one reader of the environment ---------------------------------------------------------------------------
+
+# The environment is read in these files only (the one settings object); everything else asks them.
+ENVIRONMENT_READERS = {"model/settings.py"}
+_ENVIRON_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+def environment_reads(root: Path = ROOT) -> list[str]:
+    """``file:line: ...`` for each ``os.environ`` / ``os.getenv`` (attribute, or imported from ``os``) in the
+    product packages outside ``ENVIRONMENT_READERS``."""
+    found = []
+    for package in RANK:
+        for path in sorted((root / package).rglob("*.py")):
+            where = str(path.relative_to(root))
+            if where in ENVIRONMENT_READERS:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr in _ENVIRON_NAMES \
+                        and isinstance(node.value, ast.Name) and node.value.id == "os":
+                    found.append(f"{where}:{node.lineno}: os.{node.attr} outside the settings module")
+                elif isinstance(node, ast.ImportFrom) and node.module == "os":
+                    found += [f"{where}:{node.lineno}: os.{a.name} imported outside the settings module"
+                              for a in node.names if a.name in _ENVIRON_NAMES]
+    return found
+
+
+def test_the_environment_is_read_only_by_the_settings_module():
+    assert environment_reads() == []
+
+
+@pytest.mark.parametrize(
+    ("where", "source", "expected"),
+    [
+        ("training/cli.py", "import os\nx = os.environ.get('PRESSLENS_X')\n", ["os.environ outside"]),
+        ("eval/load.py", "import os\nx = os.getenv('PRESSLENS_API_KEY')\n", ["os.getenv outside"]),
+        ("api/batch/engines.py", "import os\nos.environ['PRESSLENS_THREADS'] = '1'\n", ["os.environ outside"]),
+        ("api/x.py", "from os import environ, getenv, path\n", ["os.environ imported outside", "os.getenv imported outside"]),
+        ("presslens/x.py", "import os\nos.putenv('A', 'b')\n", ["os.putenv outside"]),
+        ("model/settings.py", "import os\nx = os.environ\n", []),  # the one reader
+        ("model/x.py", "import os\nx = os.path.join(os.sep, 'environ')\n", []),
+    ],
+)
+def test_the_environment_checker_sees_each_way_in(tmp_path, where, source, expected):
+    (tmp_path / where).parent.mkdir(parents=True)
+    (tmp_path / where).write_text(source)
+    found = environment_reads(tmp_path)
+    assert [f.split(": ", 1)[1].removesuffix(" the settings module") for f in found] == expected
+    assert all(f.startswith(f"{where}:") for f in found)
+
+
 # -- no import cycle between files ---------------------------------------------------------------------------
 
 def _module_name(path: Path, root: Path) -> str:

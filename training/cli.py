@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 
@@ -37,7 +36,9 @@ def _command_line() -> str:
     ``PRESSLENS_REBUILD_VIA`` (set by ``make default-model``) names the command a user should run instead.
     """
     cmd = "presslens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    via = os.environ.get("PRESSLENS_REBUILD_VIA", "").strip()
+    from presslens.model.settings import current
+
+    via = current().rebuild_via
     return f"{via}   # runs: {cmd}" if via else cmd
 
 

@@ -38,6 +38,7 @@ def train_head_fast(model: StanceModel, train: LabelledSentences, dev: LabelledS
     opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=1e-2)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=_pos_weight(y.numpy()))
     best = {"f1": -1.0, "epoch": 0, "state": None}
+    log(f"fast head: {args.epochs} epochs over {len(train.texts)} embedded sentences")
     for epoch in range(1, args.epochs + 1):
         opt.zero_grad()
         loss = loss_fn(head(x).squeeze(-1), y)

@@ -13,8 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from presslens.model.encoder import Encoder
+from presslens.model.encoder import Encoder, encoder_name
 from presslens.model.head import build_head
+from presslens.model.profiles import resolve_stance
 from presslens.model.runtime.cpu import training_precision
 from presslens.model.stance import (
     ArticleRule,
@@ -46,12 +47,12 @@ def threshold_prior(args: TrainStanceArgs, train: LabelledSentences) -> float | 
 
 def _load_init(args: TrainStanceArgs) -> StanceModel:
     """The ``--init`` checkpoint, checked to be one this run can continue from and still save faithfully."""
-    init = StanceModel.from_pretrained(args.init)
+    init = StanceModel.from_pretrained(resolve_stance(args.init))
     allowed = {"partial": ("partial", "full"), "full": ("full",)}.get(init.config.mode, ())
     if args.mode not in allowed:
         raise DataError(f"--init {args.init}: a {init.config.mode!r} checkpoint cannot start a {args.mode!r} run "
                         "(a partial one can start partial or full runs, a full one full runs)")
-    if init.config.encoder != args.encoder:
+    if encoder_name(init.config.encoder) != encoder_name(args.encoder):
         raise DataError(f"--init {args.init} was trained from encoder {init.config.encoder!r}, "
                         f"not --encoder {args.encoder!r}")
     return init

@@ -22,7 +22,8 @@ class TrainStanceArgs:
     exclude: list[str] = arg(help="held-out evaluation files: their sentences are removed from training and "
                                   "scored at the end", metavar="PATH", default_factory=list)
     format: str = arg("auto", help="format of the --data files (default: detect)")
-    encoder: str = arg(DEFAULT_ENCODER, help="encoder: 'default', a hub id or a directory")
+    encoder: str = arg(DEFAULT_ENCODER, help="base encoder: 'minilm' (the packaged one), 'mpnet' "
+                                        "(installed), a hub id or a directory")
     mode: str = arg("fast", choices=MODES, help="fast: frozen encoder + head; adapter: LoRA; partial: top "
                                                 "--train-layers layers; full: all")
     epochs: int = arg(0, help="epochs (0: the mode's default)")
@@ -52,8 +53,8 @@ class TrainStanceArgs:
     precision: str = arg("auto", choices=("auto", "bf16", "fp32"),
                          help="training precision: bf16 autocast where the CPU has bf16 units (auto), or forced")
     dev_fraction: float = arg(0.2, cli=False)  # without --dev: share of the training data held out as dev
-    init: str = arg("", metavar="DIR", help="start the encoder from this stance checkpoint (a first stage "
-                                            "trained on other data; intermediate-task training)")
+    init: str = arg("", metavar="NAME|DIR", help="start the encoder from this stance model (profile or checkpoint: "
+                                                 "a first stage trained on other data; intermediate-task training)")
     teacher: str = arg("", metavar="NAME|DIR", help="distil: a teacher stance model (profile or checkpoint) whose "
                                                      "soft labels over --pool are fitted beside the gold data")
     pool: str = arg("", metavar="FILE.jsonl", help="distil: the unlabelled sentences (presslens train pool)")

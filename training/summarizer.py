@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from presslens.model.io import checksums
 from presslens.model.pipeline import split_per_article
+from presslens.model.profiles import default_summarizer_path
 from presslens.model.summarizer import (
     FEATURES,
     Candidate,
@@ -60,10 +61,10 @@ class TrainSummarizerArgs:
                                    metavar="W", default_factory=list)
     cluster_data: list[str] = arg(help="multi-article clusters for the coverage scorer (repeatable): "
                                        "neus:train.source", metavar="FORMAT:PATH", default_factory=list)
-    out: str = arg("model/weights/summarizer", help="checkpoint directory (written atomically)", metavar="DIR",
+    out: str = arg(str(default_summarizer_path()), help="checkpoint directory (written atomically)", metavar="DIR",
                    required=True)
     encoder: str = arg("serving", help="sentence encoder: 'serving' (default: the stance checkpoint's, which the "
-                                       "Analyzer embeds with), 'default' (the packaged base encoder), a hub id "
+                                       "Analyzer embeds with), 'minilm' (the packaged base encoder), a hub id "
                                        "or a directory")
     model: str = arg("", metavar="DIR", help="stance checkpoint whose encoder 'serving' means (default: the "
                                              "shipped one)")

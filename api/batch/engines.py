@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from presslens.model.batch import RowLimits, analyze_rows
+from presslens.model.settings import environment
 
 from ..settings import Settings
 from .sources import Shard, read_shard
@@ -47,7 +48,9 @@ class JobConfig:
                               claims_only=self.claims_only)
 
 
-def load_analyzer(cfg: JobConfig):
+def load_analyzer(cfg: JobConfig, threads: int | None = None):
+    """The job's Analyzer; ``threads``: the exported runtime's threads (a Ray actor's CPUs; default: the
+    settings' ``PRESSLENS_THREADS`` or the CPUs this process may use)."""
     from presslens.model.pipeline import Analyzer
 
     if cfg.runtime == "torch":  # transformers loads the weights (with a bar) only on the torch runtime; importing
@@ -55,7 +58,8 @@ def load_analyzer(cfg: JobConfig):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a bar per worker would scribble over the job's own progress bar
-    analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision)
+    analyzer = Analyzer.load(cfg.stance, cfg.summarizer, runtime=cfg.runtime, precision=cfg.precision,
+                             threads=threads)
     choice = getattr(analyzer.encoder, "precision_choice", None) or {}
     why = choice.get("why") or ("requested (fp32)" if cfg.precision == "fp32" else "the torch runtime serves fp32")
     print(f"presslens batch: encoder on {analyzer.encoder.runtime}, precision "
@@ -106,14 +110,14 @@ class ShardWorker:
     files and one stats row per shard."""
 
     def __init__(self, cfg: dict, out_dir: str, threads: int):
-        os.environ["PRESSLENS_THREADS"] = str(max(1, threads))  # ONNX Runtime / OpenVINO: the actor's CPUs only
+        threads = max(1, threads)
         self.cfg = JobConfig(**cfg)
         self.out_dir = Path(out_dir)
-        self.analyzer = load_analyzer(self.cfg)
+        self.analyzer = load_analyzer(self.cfg, threads)  # ONNX Runtime / OpenVINO: the actor's CPUs only
         if "torch" in sys.modules:  # only where the torch encoder serves: importing it costs an actor ~1 s and
             import torch  # ~200 MB, and an exported encoder never needs it
 
-            torch.set_num_threads(max(1, threads))
+            torch.set_num_threads(threads)
 
     def __call__(self, batch: dict) -> dict:
         out: dict[str, list] = {"name": [], "rows": [], "errors": []}
@@ -137,7 +141,7 @@ def _start_ray(address: str | None, num_cpus: int | None) -> bool:
 
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = address or environment().get("RAY_ADDRESS") or None
     quiet = {"logging_level": logging.ERROR, "log_to_driver": True}
     if address:
         ray.init(address=address, **quiet)

@@ -30,9 +30,11 @@ class CpuInfo:
         return "-".join(sorted(f for f in self.flags if f in REPORTED_FLAGS)) or "plain"
 
 
+@functools.lru_cache(maxsize=8)
 def cpu_info(path: str = "/proc/cpuinfo") -> CpuInfo:
     """The CPU's model name and feature flags as the kernel reports them (none where it cannot be read:
-    then no rung is native and ``auto`` serves fp32)."""
+    then no rung is native and ``auto`` serves fp32); read once per process (the one reader: training, the
+    precision ladder and eval's run records all ask here)."""
     model, flags = "unknown", frozenset()
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -50,7 +52,6 @@ def cpu_info(path: str = "/proc/cpuinfo") -> CpuInfo:
     return CpuInfo(model, flags)
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
     """This machine's feature flags (empty where ``/proc/cpuinfo`` cannot be read)."""
     return cpu_info().flags

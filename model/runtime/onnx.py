@@ -31,9 +31,6 @@ from ..encoder import ModelLoadError
 from ..io import atomic_dir, checksums
 from ..shapes import ShapePlan, pad_run, warm_inputs
 
-#: modules this file runs as child processes (``python -m``); tests/test_layering.py reads these as imports
-CHILD_PROCESSES = {"export": "presslens.model.runtime.export"}
-
 log = logging.getLogger("presslens.runtime")
 
 RUNTIMES = settings.RUNTIMES  # the choices of PRESSLENS_RUNTIME, checked in model.settings
@@ -366,12 +363,13 @@ def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | N
 
 def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dict]] | None,
                    build_torch: Callable[[], object], cache_dir: Path | None = None,
-                   export: Callable[[Path], object] | None = None):
+                   export: Callable[[Path], object] | None = None, threads: int | None = None):
     """An encoder for ``runtime``: ``torch`` builds the reference; ``onnx`` must give ONNX Runtime (or raise);
     ``auto`` gives ONNX Runtime where it can and falls back to torch with the reason logged.
 
     ``export(directory)`` writes a missing export (default: build the torch encoder here and export it;
-    a server passes ``export_in_subprocess``, so the torch model it needs never enters the server's heap).
+    a server passes ``model.runtime.children.export_in_subprocess``, so the torch model it needs never enters the server's heap).
+    ``threads``: ONNX Runtime's intra-op threads (default: the settings' ``resolved_threads()``).
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
@@ -384,37 +382,11 @@ def choose_runtime(runtime: str, key_sources: Callable[[], tuple[list[Path], dic
             raise ModelLoadError("this encoder's weights are not local files, so an export cannot be keyed")
         sources, settings = key_sources()
         return onnx_encoder(fingerprint(sources, **settings),
-                            export or (lambda directory: export_encoder(build_torch(), directory)), cache_dir)
+                            export or (lambda directory: export_encoder(build_torch(), directory)), cache_dir,
+                            threads=threads)
     except Exception as exc:
         if runtime == "onnx":
             raise exc if isinstance(exc, ModelLoadError) else ModelLoadError(f"ONNX runtime: {exc}") from exc
         log.warning("serving with the torch encoder: %s", exc)
         return build_torch()
 
-
-def run_module(module: str, args: list[str], timeout: float, what: str) -> None:
-    """``python -m module args`` in a child process of the same interpreter (so the same installed presslens);
-    a timeout or a failure raises a one-line ``ModelLoadError`` naming ``what`` (the child's last line of
-    output says why)."""
-    import subprocess
-    import sys
-
-    try:
-        proc = subprocess.run([sys.executable, "-m", module, *args],
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise ModelLoadError(f"{what} took longer than {timeout:.0f} s") from exc
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
-        raise ModelLoadError(f"{what} failed: {lines[-1] if lines else proc.returncode}")
-
-
-def export_in_subprocess(stance_dir: str | os.PathLike, directory: Path, timeout: float = 3600) -> Path:
-    """Export a stance checkpoint's encoder in a child process (``python -m presslens.model.runtime.export``).
-
-    Loading the torch model for the export costs several hundred MB that the allocator keeps after the
-    model is freed; in a child process that memory goes back with the process, so a server that had to
-    export on its first start has the same footprint as one that found the export cached.
-    """
-    run_module(CHILD_PROCESSES["export"], [str(stance_dir), str(directory)], timeout, f"the ONNX export of {stance_dir}")
-    return directory

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,10 +34,7 @@ from ..io import atomic_write, checksums
 from .cpu import NATIVE_FLAGS, REPORTED_FLAGS, CpuInfo, cpu_info  # noqa: F401 - re-exported
 from .gate import GATE_VERSION, summary
 from .lowp import BACKENDS, precision_dir
-from .onnx import PRECISIONS, run_module
-
-#: modules this file runs as child processes (``python -m``); tests/test_layering.py reads these as imports
-CHILD_PROCESSES = {"prepare": "presslens.model.runtime.prepare"}
+from .onnx import PRECISIONS
 
 log = logging.getLogger("presslens.precision")
 
@@ -108,13 +104,6 @@ def write_verdict(path: Path, verdict: dict) -> None:
     atomic_write(path, (json.dumps(verdict, indent=2, sort_keys=True) + "\n").encode())
 
 
-def gate_in_subprocess(stance_dir: str | os.PathLike, precision: str, timeout: float = 3600) -> None:
-    """Prepare ``precision`` for a checkpoint and gate it in a child process (``python -m model.prepare``),
-    so the fp32 reference, the torch model a bf16 build needs and the candidate never enter the caller's heap.
-    The verdict is left in the cache; a failure to prepare raises ``ModelLoadError``."""
-    run_module(CHILD_PROCESSES["prepare"], [str(stance_dir), precision], timeout, f"preparing {precision}")
-
-
 # ------------------------------------------------------------------------------------------ choosing
 
 
@@ -123,7 +112,7 @@ def choose(requested: str, fp32_dir: Path, stance_dir: Path, *, load_fp32: Calla
     """The encoder that serves: the first rung of ``plan`` whose cached (or newly made) verdict passed.
 
     ``fp32_dir``: the fp32 export's cache directory (the key every rung is cached beside); ``gate(p)``
-    prepares and gates rung ``p`` when no verdict is cached (``gate_in_subprocess``); ``load(p, dir)``
+    prepares and gates rung ``p`` when no verdict is cached (``model.runtime.children.gate_in_subprocess``); ``load(p, dir)``
     loads a passed rung; ``load_fp32()`` the floor. The encoder comes back with ``precision_choice``: the
     requested setting, what serves, why, the gate's figures, the rungs refused or skipped and the CPU.
     """
@@ -156,10 +145,12 @@ def choose(requested: str, fp32_dir: Path, stance_dir: Path, *, load_fp32: Calla
 
 
 def climb(precision: str, stance_dir: Path, key_sources: Callable[[], tuple[list[Path], dict]],
-          fp32: Callable[[], object]):
+          fp32: Callable[[], object], gate: Callable[[str], None], threads: int | None = None):
     """``choose`` for a stance checkpoint: rungs cached beside the fp32 export keyed by ``key_sources``
     (``model.stance.encoder_sources``), gated in a child process, loaded once per process; ``fp32()`` is the
-    fp32 encoder (``model.runtime.choose_runtime``: ONNX Runtime, or torch where it cannot be had)."""
+    fp32 encoder (``model.runtime.choose_runtime``: ONNX Runtime, or torch where it cannot be had); ``gate(p)``
+    prepares and gates rung ``p`` (``model.runtime.children.gate_in_subprocess``); ``threads``: the runtime's
+    threads (default: the settings')."""
     from . import lowp
     from .onnx import cache_root, fingerprint, onnx_encoder, onnxruntime_available
 
@@ -176,10 +167,10 @@ def climb(precision: str, stance_dir: Path, key_sources: Callable[[], tuple[list
         return encoder
 
     def load(_p: str, directory: Path):
-        return onnx_encoder(directory.name, lambda _d: None, directory.parent, load=lowp.load)
+        return onnx_encoder(directory.name, lambda _d: None, directory.parent, threads=threads, load=lowp.load)
 
     return choose(precision, cache_root() / key, stance_dir, load_fp32=fp32, load=load,
-                  gate=lambda p: gate_in_subprocess(stance_dir, p))
+                  gate=gate)
 
 
 def _attach(encoder, requested: str, precision: str, why: str, verdict: dict | None, refused: dict,

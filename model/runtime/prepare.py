@@ -2,7 +2,8 @@
 
 ``prepare_and_gate`` is what ``presslens prepare`` calls (with the dev set where it has one) and what a
 server's first start runs in a child process (``python -m model.prepare STANCE_DIR PRECISION``, through
-``model.precision.gate_in_subprocess``). The verdict is cached (``model.precision.verdict_path``); the build
+``model.runtime.children.gate_in_subprocess``); the whole ladder, gated rung by rung, is
+``model.runtime.loader.prepare_ladder``. The verdict is cached (``model.precision.verdict_path``); the build
 is cached beside the fp32 export, so a second call costs only the gate when a dev set is newly given.
 """
 
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..encoder import ModelLoadError
-from ..stance import StanceModel
+from ..errors import exit_status
+from ..stance import StanceModel, encoder_sources, read_config, torch_encoder
 from . import lowp
 from .gate import DevSet, probe_data, run_gate
+from .onnx import choose_runtime
 from .precision import cpu_info, read_verdict, verdict_path, write_verdict
 
 log = logging.getLogger("presslens.precision")
@@ -33,16 +35,26 @@ def _build(stance_dir: Path, precision: str, fp32_dir: Path) -> Path:
     if precision == "bf16":
         if not lowp.openvino_available():
             raise ModelLoadError("bf16 needs the package openvino (pip install openvino)")
-        torch_encoder = StanceModel.from_pretrained(stance_dir, runtime="torch").encoder
+        torch_encoder = StanceModel.from_pretrained(stance_dir).encoder
         return lowp.build_bf16(torch_encoder, fp32_dir, out)
     raise ModelLoadError(f"no build for precision {precision!r}")
+
+
+def _fp32_reference(stance_dir: Path) -> StanceModel:
+    """The fp32 ONNX Runtime model a candidate is gated against. Exported here if need be: this runs in the
+    gate's child process, or in ``presslens prepare`` after the loader exported it, and it may not import the
+    loader (which launches this module as a child)."""
+    config = read_config(stance_dir)
+    encoder = choose_runtime("onnx", lambda: encoder_sources(config, stance_dir),
+                             lambda: torch_encoder(config, stance_dir))
+    return StanceModel.from_pretrained(stance_dir, encoder=encoder)
 
 
 def prepare_and_gate(stance_dir: str | os.PathLike, precision: str, dev: DevSet | None = None,
                      force: bool = False) -> dict:
     """The verdict for ``precision`` on this checkpoint: cached, or built and gated now (and cached)."""
     stance_dir = Path(stance_dir).resolve()
-    reference = StanceModel.from_pretrained(stance_dir, runtime="onnx")  # fp32, exported first if need be
+    reference = _fp32_reference(stance_dir)
     fp32_dir = reference.encoder.directory
     path = verdict_path(fp32_dir, precision, stance_dir)
     cached = None if force else read_verdict(path, dev.sha256 if dev else None)
@@ -56,40 +68,6 @@ def prepare_and_gate(stance_dir: str | os.PathLike, precision: str, dev: DevSet 
     return verdict
 
 
-def prepare_ladder(stance_dir: str | os.PathLike, requested: str, dev: DevSet | None = None,
-                   say: Callable[[str], object] = print) -> dict:
-    """Gate the rungs ``requested`` tries on this CPU, top first, down to the first that passes (``say``-ing
-    one line per rung), then load the checkpoint as a server would; its ``precision_choice`` comes back."""
-    from .gate import summary
-    from .precision import plan
-
-    cpu = cpu_info()
-    tries, skipped = plan(requested, cpu)
-    say(f"CPU: {cpu.model}; flags: {', '.join(cpu.to_dict()['flags']) or 'none of interest'}")
-    for p, why in skipped.items():
-        say(f"{p}: skipped ({why})")
-    for p, _why in tries:
-        if p == "fp32":
-            break
-        try:
-            verdict = prepare_and_gate(stance_dir, p, dev)
-        except ModelLoadError as exc:
-            say(f"{p}: could not be prepared: {exc}")
-            continue
-        say(f"{p} ({verdict['backend']}): {'passed' if verdict['passed'] else 'refused by'} the gate: "
-            f"{summary(verdict)}")
-        if verdict["passed"]:
-            break
-    encoder = StanceModel.from_pretrained(stance_dir, runtime="onnx", precision=requested).encoder
-    if requested == "fp32":  # no ladder is climbed for fp32: say so the way the ladder would
-        from .precision import fp32_choice
-
-        fp32_choice(encoder, requested, tries[-1][1], cpu)
-    choice = encoder.precision_choice
-    say(f"PRESSLENS_PRECISION={requested} serves {choice['precision']}: {choice['why']}")
-    return choice
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m model.prepare STANCE_DIR PRECISION``: build and gate a precision; the verdict is cached."""
     import argparse
@@ -98,12 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("stance_dir")
     ap.add_argument("precision", choices=list(lowp.BACKENDS)[1:])
     ns = ap.parse_args(argv)
-    try:
-        prepare_and_gate(ns.stance_dir, ns.precision)
-    except ModelLoadError as exc:
-        print(f"presslens: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: prepare_and_gate(ns.stance_dir, ns.precision))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from presslens.api.batch.engines import JobConfig
 from presslens.api.batch.job import BatchError, run_job
 from presslens.api.batch.sources import InputError
 from presslens.api.cli import main
+from presslens.model import settings
 
 from tests.api.batchdata import BAD, MAX_CHARS, N_ROWS, read_rows, write_corpus
 
@@ -143,6 +144,7 @@ def test_unreadable_input_is_one_line_and_exit_2(tmp_path, tiny_stance_dir, caps
 
 def test_cli_last_line_counts_rows_errors_and_rate(tmp_path, corpus, tiny_stance_dir, capsys, monkeypatch):
     monkeypatch.setenv("PRESSLENS_MAX_CHARS", str(MAX_CHARS))
+    settings.reload()
     code = main(["batch", str(corpus["jsonl"]), "--out", str(tmp_path / "o"), "--engine", "local",
                  "--model", str(tiny_stance_dir), "--shard-rows", "5", "--no-progress"])
     out, err = capsys.readouterr()

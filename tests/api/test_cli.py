@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from presslens.api.cli import main
+from presslens.model import settings
 
 from tests.conftest import SEEDS
 
@@ -72,6 +73,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, tiny_stance_dir, capsys, cont
 def test_an_article_over_the_size_limit_is_refused_as_the_api_refuses_it(tmp_path, tiny_stance_dir, capsys,
                                                                         monkeypatch):
     monkeypatch.setenv("PRESSLENS_MAX_CHARS", "200")
+    settings.reload()
     f = tmp_path / "long.txt"
     f.write_text("Kerry met Lavrov in London on Friday. " * 10)
     code, out, err = _run(["analyze", "--model", str(tiny_stance_dir), str(f)], capsys)
@@ -82,6 +84,7 @@ def test_an_article_over_the_size_limit_is_refused_as_the_api_refuses_it(tmp_pat
 @pytest.mark.parametrize("command", [["analyze", str(SEEDS[0])], ["serve"]])
 def test_a_bad_threads_setting_stops_the_command_with_one_line(capsys, monkeypatch, command):
     monkeypatch.setenv("PRESSLENS_THREADS", "lots")
+    settings.reload()
     code, out, err = _run(command, capsys)
     assert (code, out) == (2, "")
     assert err == ("presslens: error: bad setting PRESSLENS_THREADS='lots': expected a whole number of "
@@ -120,6 +123,7 @@ def test_seeds_with_the_shipped_model():
 
 def test_prepare_exports_once_and_names_the_cache(tiny_stance_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    settings.reload()
     assert main(["prepare", "--model", str(tiny_stance_dir)]) == 0
     first = capsys.readouterr().out
     exports = list((tmp_path / "onnx").iterdir())

@@ -17,6 +17,7 @@ from presslens.api.app import create_app
 from presslens.api.cli import main
 from presslens.api.feedback import FeedbackRow, SQLiteStore, export_csv
 from presslens.api.settings import Settings
+from presslens.model import settings
 
 ROWS = [
     {"text": "Frankly, this policy is a disaster.", "label": "editorial", "article_id": "a1", "sentence_index": 3,
@@ -80,6 +81,7 @@ def test_export_keeps_the_latest_correction_unless_all(tmp_path, capsys):
 
 def test_export_errors_are_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PRESSLENS_FEEDBACK_DB", str(tmp_path / "none.sqlite3"))
+    settings.reload()
     assert main(["feedback", "export", "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("presslens: error: no feedback database at") and err.count("\n") == 1

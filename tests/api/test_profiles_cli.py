@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from presslens.model import settings
 from presslens.model.profiles import WEIGHTS_DIR
 
 from tests.conftest import SEEDS
@@ -17,6 +18,7 @@ def test_every_command_refuses_accurate_without_mpnet_in_one_line(command, tmp_p
     from presslens.api.cli import main
 
     monkeypatch.setenv("PRESSLENS_HOME", str(tmp_path / "home"))
+    settings.reload()
     ct = tmp_path / "ct.tsv"
     ct.write_text("sentence_id\tsentence\tlabel\n1\tThe minister said the talks would go on.\tOBJ\n")
     rows = tmp_path / "rows.jsonl"

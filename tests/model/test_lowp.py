@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 from presslens.model.runtime import lowp
 from presslens.model.runtime.gate import DevSet
+from presslens.model.runtime.loader import load_stance
 from presslens.model.runtime.precision import read_verdict, verdict_path
 from presslens.model.runtime.prepare import prepare_and_gate
-from presslens.model.stance import StanceModel
-
-pytest.importorskip("onnxruntime")
 
 TEXTS = ["the minister said the talks would resume.", "i think this is a waste of time ?",
          "kerry and lavrov met in london on friday , officials said ."]
@@ -28,13 +26,11 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fp32(tiny_stance_dir):
-    return StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx")
+    return load_stance(tiny_stance_dir, runtime="onnx")
 
 
 @pytest.mark.parametrize("precision", ["int8", "bf16"])
 def test_a_precision_is_built_gated_and_cached(tiny_stance_dir, fp32, precision):
-    if precision == "bf16":
-        pytest.importorskip("openvino")
     verdict = prepare_and_gate(tiny_stance_dir, precision)
     assert verdict["precision"] == precision and verdict["backend"] == lowp.BACKENDS[precision]
     assert verdict["probe_sentences"] >= 40 and verdict["probe_articles"] == 5 and verdict["dev"] is None
@@ -62,7 +58,7 @@ def test_a_dev_set_is_gated_again_and_recorded(tiny_stance_dir, fp32):
 
 def test_the_ladder_serves_what_its_verdict_allows(tiny_stance_dir, fp32):
     verdict = prepare_and_gate(tiny_stance_dir, "int8")
-    model = StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx", precision="int8")
+    model = load_stance(tiny_stance_dir, runtime="onnx", precision="int8")
     choice = model.encoder.precision_choice
     assert choice["requested"] == "int8" and choice["cpu"]["model"]
     if verdict["passed"]:
@@ -70,12 +66,12 @@ def test_the_ladder_serves_what_its_verdict_allows(tiny_stance_dir, fp32):
         assert model.predict(TEXTS) == fp32.predict(TEXTS)
     else:
         assert choice["precision"] == "fp32" and "the gate refused it" in choice["refused"]["int8"]
-    same = StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx", precision="int8")
+    same = load_stance(tiny_stance_dir, runtime="onnx", precision="int8")
     assert same.encoder is model.encoder  # loaded once per process, like the fp32 export
 
 
 def test_fp32_and_torch_take_no_ladder(tiny_stance_dir):
-    plain = StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx")
+    plain = load_stance(tiny_stance_dir, runtime="onnx")
     assert plain.encoder.precision == "fp32" and not hasattr(plain.encoder, "precision_choice")
-    torch_model = StanceModel.from_pretrained(tiny_stance_dir, runtime="torch", precision="bf16")
+    torch_model = load_stance(tiny_stance_dir, runtime="torch", precision="bf16")
     assert torch_model.encoder.runtime == "torch" and torch_model.encoder.precision == "fp32"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from presslens.model import settings
 from presslens.model.runtime import gate as gatemod
 from presslens.model.runtime import precision as prec
 from presslens.model.runtime.onnx import PrecisionSettingError, precision_setting
@@ -25,12 +26,16 @@ AMX = prec.CpuInfo("Intel Xeon (Sapphire Rapids)", frozenset({"avx512f", "amx_bf
 
 def test_precision_setting_is_validated_in_one_line(monkeypatch):
     monkeypatch.delenv("PRESSLENS_PRECISION", raising=False)
+    settings.reload()
     assert precision_setting() == "auto"
     monkeypatch.setenv("PRESSLENS_PRECISION", " BF16 ")
+    settings.reload()
     assert precision_setting() == "bf16"
     monkeypatch.setenv("PRESSLENS_PRECISION", "")
+    settings.reload()
     assert precision_setting() == "auto"
     monkeypatch.setenv("PRESSLENS_PRECISION", "fp16")
+    settings.reload()
     with pytest.raises(SettingsError) as err:  # read and checked by the one settings object
         precision_setting()
     assert str(err.value) == "bad setting PRESSLENS_PRECISION='fp16': expected one of auto, fp32, bf16, int8"
@@ -273,3 +278,11 @@ def test_dev_set_refuses_bad_labels():
         gatemod.DevSet.of(["a"], ["SUBJ"], "x")
     with pytest.raises(ValueError, match="1 texts for 2 labels"):
         gatemod.DevSet.of(["a"], ["neutral", "neutral"], "x")
+
+
+def test_the_cpu_is_read_once_and_eval_records_what_the_ladder_sees():
+    from presslens.eval.provenance import machine_info
+
+    assert prec.cpu_info() is prec.cpu_info()  # cached: /proc/cpuinfo is parsed once per process
+    if prec.cpu_info().model != "unknown":
+        assert machine_info()["processor"] == prec.cpu_info().model

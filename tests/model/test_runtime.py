@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("onnxruntime")
-
-from presslens.model.encoder import Encoder, ModelLoadError  # noqa: E402
+from presslens.model import settings
+from presslens.model.encoder import Encoder, ModelLoadError
 from presslens.model.runtime import onnx as runtime
-from presslens.model.runtime.onnx import OnnxEncoder, choose_runtime, export_encoder, fingerprint  # noqa: E402
-from presslens.model.stance import StanceModel  # noqa: E402
+from presslens.model.runtime.loader import load_stance
+from presslens.model.runtime.onnx import OnnxEncoder, choose_runtime, export_encoder, fingerprint
+from presslens.model.stance import StanceModel
 
 TEXTS = [
     "the talks in london would resume , the minister said .",
@@ -93,8 +92,9 @@ def test_mpnet_exports_too(tmp_path):
 
 def test_stance_probabilities_agree_and_export_is_cached(tiny_stance_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    settings.reload()
     reference = StanceModel.from_pretrained(tiny_stance_dir)
-    served = StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx")
+    served = load_stance(tiny_stance_dir, runtime="onnx")
     assert served.encoder.runtime == "onnx"
     p_ref, p_onnx = reference.predict_proba(TEXTS)[:, 1], served.predict_proba(TEXTS)[:, 1]
     assert np.abs(p_ref - p_onnx).max() < 1e-5
@@ -103,10 +103,10 @@ def test_stance_probabilities_agree_and_export_is_cached(tiny_stance_dir, tmp_pa
     assert len(exports) == 1 and (exports[0] / runtime.GRAPH_NAME).is_file()
 
     # A second load finds it: in memory the same encoder, from disk without exporting again.
-    assert StanceModel.from_pretrained(tiny_stance_dir, runtime="onnx").encoder is served.encoder
+    assert load_stance(tiny_stance_dir, runtime="onnx").encoder is served.encoder
     del served
     monkeypatch.setattr(runtime, "export_encoder", lambda *a, **k: pytest.fail("exported again"))
-    again = StanceModel.from_pretrained(tiny_stance_dir, runtime="auto")
+    again = load_stance(tiny_stance_dir, runtime="auto")
     assert again.encoder.runtime == "onnx"
     assert np.abs(again.predict_proba(TEXTS)[:, 1] - p_ref).max() < 1e-5
 
@@ -186,6 +186,7 @@ def test_shipped_model_on_onnx_agrees_with_torch(seed_texts, tmp_path, monkeypat
     from presslens.model.text import Article
 
     monkeypatch.setenv("PRESSLENS_CACHE_DIR", str(tmp_path))
+    settings.reload()
     torch_side = Analyzer.load(runtime="torch")
     onnx_side = Analyzer.load(runtime="onnx")
     assert onnx_side.encoder.runtime == "onnx" and onnx_side.encoder.meta["graph"] == "optimised"

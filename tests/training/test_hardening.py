@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,6 +59,41 @@ def _train(args: list[str], **kw) -> subprocess.Popen:
                             preexec_fn=_as_from_a_terminal, **kw)
 
 
+def _stderr_lines(proc: subprocess.Popen) -> queue.Queue:
+    """The child's stderr line by line (``None`` at its end), read by a thread, so a wait on it can time out."""
+    lines: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _wait_for_line(lines: queue.Queue, prefix: str, timeout: float) -> None:
+    """Until the child writes a line starting with ``prefix``; fails on timeout or if the child ends first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"no line starting {prefix!r} from the child within {timeout:.0f} s")
+        if line is None:
+            pytest.fail(f"the child exited before writing a line starting {prefix!r}")
+        if line.startswith(prefix):
+            return
+
+
+def _rest(lines: queue.Queue, timeout: float) -> str:
+    """What the child wrote after the lines already read, once it has exited."""
+    out = []
+    while (line := lines.get(timeout=timeout)) is not None:
+        out.append(line)
+    return "".join(out)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_interrupted_training_keeps_the_previous_checkpoint(tiny_encoder_dir, data, tmp_path, sig):
     models = tmp_path / "models"
@@ -70,22 +107,18 @@ def test_interrupted_training_keeps_the_previous_checkpoint(tiny_encoder_dir, da
 
     # A run that would take hours, interrupted once it is inside the training loop.
     proc = _train([*common, "--epochs", "100000000", "--seed", "99"])
+    lines = _stderr_lines(proc)
     try:
-        deadline = time.monotonic() + 120
-        line = ""
-        while "training on" not in line:  # logged just before the encoder pass and the epochs start
-            line = proc.stderr.readline()
-            assert line or proc.poll() is None, "training exited before it started"
-            assert time.monotonic() < deadline, "training did not start"
-        time.sleep(2.0)  # the tiny encoder pass takes milliseconds: by now the epochs are running
+        _wait_for_line(lines, "fast head: 100000000 epochs", 120)  # logged as the epoch loop starts
         assert proc.poll() is None, "training finished before it could be interrupted"
         status = Path(f"/proc/{proc.pid}/status")
         masks = [ln for ln in status.read_text().splitlines() if ln.startswith("Sig")] if status.exists() else []
         proc.send_signal(sig)
         try:
-            _, err = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             pytest.fail(f"training ignored {sig.name} for 60 s; its signal state when sent: {masks}")
+        err = _rest(lines, 30)
     finally:
         if proc.poll() is None:
             proc.kill()
