@@ -49,7 +49,7 @@ def create_naive_app(model: str | None = None, *, setup: Callable[[object], None
     async def lifespan(app: FastAPI):
         from presslens.model.pipeline import Analyzer
 
-        analyzer = Analyzer.load(model)
+        analyzer = Analyzer.load(model, runtime="torch", precision="fp32")  # the naive peer: plain torch
         (setup or one_sentence_at_a_time)(analyzer)
         state["analyzer"] = analyzer
         yield

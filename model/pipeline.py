@@ -178,10 +178,12 @@ class Analyzer:
     @classmethod
     def load(cls, stance_dir: str | os.PathLike | None = None,
              summarizer_dir: str | os.PathLike | None = None, device: str | None = None,
-             abstractive: str | os.PathLike | None = None, runtime: str = "torch",
-             precision: str = "fp32", threads: int | None = None) -> Analyzer:
-        """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); torch by default.
-        ``precision``: ``model.runtime.PRECISIONS``, climbed on an exported runtime (``model.precision``).
+             abstractive: str | os.PathLike | None = None, runtime: str | None = None,
+             precision: str | None = None, threads: int | None = None) -> Analyzer:
+        """``runtime``: the encoder's inference runtime (``model.runtime.RUNTIMES``); ``precision``:
+        ``model.runtime.PRECISIONS``, climbed on an exported runtime (``model.runtime.precision``). Left out,
+        both are the settings' (``PRESSLENS_RUNTIME``, ``PRESSLENS_PRECISION``: ``auto``), the ones the
+        service serves with, so the CLI, the Python API, batch and eval give the server's numbers.
         ``threads``: the exported runtime's threads (default: ``PRESSLENS_THREADS`` or the CPUs available)."""
         return cls.assemble(resolve_stance(stance_dir), summarizer_dir, device=device,
                             abstractive=abstractive, runtime=runtime, precision=precision, threads=threads)
@@ -189,13 +191,18 @@ class Analyzer:
     @classmethod
     def assemble(cls, stance_dir: str | os.PathLike, summarizer_dir: str | os.PathLike | None = None, *,
                  encoder=None, device: str | None = None,
-                 abstractive: str | os.PathLike | None = None, runtime: str = "torch",
-                 precision: str = "fp32", threads: int | None = None) -> Analyzer:
+                 abstractive: str | os.PathLike | None = None, runtime: str | None = None,
+                 precision: str | None = None, threads: int | None = None) -> Analyzer:
         """The stance checkpoint with the summarizer that fits its encoder (``choose_summarizer``).
 
         ``encoder``: an already loaded encoder to reuse if it is the one the checkpoint needs (a reload).
+        ``runtime``, ``precision``: as in ``load``; left out, the settings'.
         """
+        from . import settings
         from .runtime.loader import load_stance
+
+        runtime = runtime or settings.current().runtime
+        precision = precision or settings.current().precision
 
         stance = load_stance(stance_dir, runtime=runtime, precision=precision, threads=threads, device=device,
                              offered=encoder)

@@ -138,8 +138,9 @@ def load(model: str | os.PathLike = "default", *, summarizer: str | os.PathLike 
 
     Loads as ``presslens analyze --model MODEL [--summarizer DIR]`` does (the one resolver, the summarizer
     that fits the encoder), so results equal the CLI's. ``runtime`` (``torch``, ``onnx``, ``auto``) and
-    ``precision`` (``fp32``, ``bf16``, ``int8``, ``auto``): left out, the CLI's choice (the torch reference
-    in fp32); ``onnx``/``auto`` and a precision serve as ``presslens serve`` does. A bad name or a checkpoint
+    ``precision`` (``fp32``, ``bf16``, ``int8``, ``auto``): left out, the settings' (``PRESSLENS_RUNTIME``,
+    ``PRESSLENS_PRECISION``, both ``auto``), as ``presslens analyze`` and ``presslens serve`` have them, so
+    the three give the same numbers. A bad name or a checkpoint
     that will not load raises ``ModelLoadError`` with one line naming the problem.
     """
     from presslens.model.pipeline import Analyzer as Engine
@@ -247,7 +248,7 @@ def _bar(total: int, unit: str, progress: bool | None):
     from tqdm.auto import tqdm
 
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    return tqdm(total=total, unit=unit, disable=not show or total == 0, leave=False)
+    return tqdm(total=total, unit=unit, disable=not show or total == 0)  # left on screen: its last state is the count
 
 
 ARTICLE_COLUMNS = ("id", "title", "label", "confidence", "editorial_probability", "n_sentences", "n_commentary",
