@@ -15,7 +15,7 @@ is saved as a JSON config (inside the summarizer's ``config.json``) plus a safet
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +26,26 @@ KIND = "sequence"
 
 
 @dataclass
-class SequenceConfig:
-    features: list[str]
-    embedding_dim: int
-    mean: list[float] = field(default_factory=list)  # standardisation of the hand features
-    scale: list[float] = field(default_factory=list)
+class NetworkShape:
+    """The network's size: what a checkpoint records and what training chooses (``SequenceArgs`` extends it)."""
+
     d_model: int = 64
     layers: int = 1
     heads: int = 4
     ff: int = 128
     max_positions: int = 48
     dropout: float = 0.1
+
+    def network_kwargs(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(NetworkShape)}
+
+
+@dataclass(kw_only=True)
+class SequenceConfig(NetworkShape):
+    features: list[str]
+    embedding_dim: int
+    mean: list[float] = field(default_factory=list)  # standardisation of the hand features
+    scale: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.mean:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from presslens.model.seqscorer import SequenceConfig, SequenceNet, SequenceScorer
+from presslens.model.seqscorer import NetworkShape, SequenceConfig, SequenceNet, SequenceScorer
 from presslens.model.summarizer import FEATURES, body_indices
 
 
@@ -35,13 +35,7 @@ class Sequence:
 
 
 @dataclass
-class SequenceArgs:
-    d_model: int = 64
-    layers: int = 1
-    heads: int = 4
-    ff: int = 128
-    max_positions: int = 48
-    dropout: float = 0.1
+class SequenceArgs(NetworkShape):
     epochs: int = 12
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -49,10 +43,6 @@ class SequenceArgs:
     val_fraction: float = 0.05
     seed: int = 13
     extra: dict = field(default_factory=dict)
-
-    def network_kwargs(self) -> dict:
-        return {"d_model": self.d_model, "layers": self.layers, "heads": self.heads, "ff": self.ff,
-                "max_positions": self.max_positions, "dropout": self.dropout}
 
 
 def sequences_from(X: np.ndarray, y: np.ndarray, g: np.ndarray, units: list, doc_offset: int = 0) -> list[Sequence]:
