@@ -23,7 +23,7 @@ from .shapes import Run, ShapePlan, pad_run, warm_inputs
 if TYPE_CHECKING:
     import torch
 
-# torch is imported where it is used: serving through ONNX Runtime (model/runtime.py) never loads it.
+# torch is imported where it is used: serving through ONNX Runtime (model/runtime/onnx.py) never loads it.
 #: the packaged base encoder's name ("default" names the stance profile: ``model/profiles.py``)
 DEFAULT_ENCODER = "minilm"
 #: what older checkpoints' configs call the packaged base encoder

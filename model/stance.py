@@ -45,7 +45,7 @@ from .voice import writer_voice
 if TYPE_CHECKING:
     import torch
 
-# torch is imported where it is used, not here: a model served through ONNX Runtime (model/runtime.py) runs
+# torch is imported where it is used, not here: a model served through ONNX Runtime (model/runtime/onnx.py) runs
 # its head in numpy and never loads torch, which saves the server a second of start-up and ~200 MB.
 
 LABELS = ("neutral", "editorial")

@@ -36,7 +36,7 @@ class JobConfig:
     claims_only: bool = False
     max_chars: int = Settings.model_fields["max_chars"].default  # the API's default; the CLI passes the live one
     batch_size: int = 32  # articles per Analyzer call (bounds memory; the results do not depend on it)
-    # The serving runtime and precision ladder (model/precision.py), as the API has them: part of the job's
+    # The serving runtime and precision ladder (model/runtime/precision.py), as the API has them: part of the job's
     # settings, since a bf16 run's probabilities differ from fp32's in the third decimal.
     runtime: str = "auto"
     precision: str = "auto"

@@ -1,7 +1,7 @@
 """What this CPU runs natively: its model name and feature flags, read once from ``/proc/cpuinfo`` (Linux).
 
 Machines change between sessions (an AMD EPYC with AVX2 only, an Intel Xeon with AVX-512 VNNI, one with
-AMX), so anything that picks a precision (training here, serving in ``model/precision.py``) asks here at run
+AMX), so anything that picks a precision (training here, serving in ``model/runtime/precision.py``) asks here at run
 time and never assumes.
 """
 

@@ -1,4 +1,4 @@
-"""The precision ladder (model/precision.py) and its gate (model/gate.py), with fake runtimes and CPUs: nothing
+"""The precision ladder (model/runtime/precision.py) and its gate (model/runtime/gate.py), with fake runtimes and CPUs: nothing
 here depends on the CPU the tests run on."""
 
 from __future__ import annotations
