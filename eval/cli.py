@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="evaluate models on labelled data and write a report")
     esub = ev.add_subparsers(dest="what", required=True)
     for name, help_text in _EVALS.items():
-        if importlib.util.find_spec(f"eval.{name}") is not None:
-            _wire(esub.add_parser(name, help=help_text), f"eval.{name}")
+        if importlib.util.find_spec(f"presslens.eval.{name}") is not None:
+            _wire(esub.add_parser(name, help=help_text), f"presslens.eval.{name}")
     _wire(sub.add_parser("corpus-report", help="share of editorial articles and commentary per group of a "
                          "presslens batch output"), "presslens.eval.corpus")
     if importlib.util.find_spec("presslens.eval.bench") is not None:

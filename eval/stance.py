@@ -131,8 +131,7 @@ def judge_articles(model, rows: list[dict]) -> list:
     for a in articles:
         e = emb[pos : pos + len(a.sentences)]
         pos += len(a.sentences)
-        own = [s.text for s in a.sentences]
-        results.append(model.judge_article(own, model.proba_from_embeddings(e, own), [s.is_title for s in a.sentences]))
+        results.append(model.judge(a, e))
     return results
 
 
