@@ -47,14 +47,14 @@ def model_card(config: Any) -> str:
         lines += ["", "## Calibrated constants (`presslens calibrate`)", ""]
         links = cal.get("links")
         if links:
-            lines += [f"Cosines chosen on {links['data']} ({links['chosen_on']}; {links['reported_on']} only "
-                      "reported):", "", "| constant | value | positive pairs | precision (test) | recall (test) | "
+            lines += [f"Cosines chosen on {links.get('data')} ({links.get('chosen_on')}; {links.get('reported_on')} "
+                      "only reported):", "", "| constant | value | positive pairs | precision (test) | recall (test) | "
                       "F1 (train+dev) |", "|---|---|---|---|---|---|"]
             lines += [f"| {k} | {r['value']:.2f} | {r['positive']} | {r['test']['precision']:.4f} | "
                       f"{r['test']['recall']:.4f} | {r['train+dev']['f1']:.4f} |"
-                      for k, r in sorted(links.items()) if isinstance(r, dict)]
+                      for k, r in sorted(links.items()) if isinstance(r, dict) and "test" in r]
         arts = cal.get("articles")
-        if arts:
+        if arts and "basil_fer_heldout" in arts:
             lines += ["", f"In-article threshold {arts['commentary_threshold']:.2f} and article rule (min_share "
                       f"{arts['min_share']:.2f}) chosen on {arts['data']}, {arts['n_articles']} reports, with the "
                       f"commentary decision as served (writer-voice rule {'on' if arts.get('voice_rules') else 'off'}): "
