@@ -53,7 +53,7 @@ def load_pairs(directory: str | Path) -> dict[str, tuple[np.ndarray, list[str], 
     """Per split: gold scores and the two sentences. A missing or malformed file is a one-line ``DataError``."""
     out = {}
     for split in LINK_SPLITS:
-        f = Path(directory) / f"{split}.tsv"
+        f = Path(directory).expanduser() / f"{split}.tsv"
         if not f.is_file():
             raise DataError(f"{f}: no such file (fetch the pairs with scripts/fetch_sts_news.sh)")
         scores, a, b = [], [], []
