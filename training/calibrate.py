@@ -46,6 +46,9 @@ class CalibrateArgs:
     articles: str = arg("", metavar="DIR", help="BASIL directory: also recalibrate the in-article threshold and "
                                                 "the article rule on its calibration half")
     max_fer: float = arg(0.02, help="false-editorial budget of the article-rule calibration")
+    summarizer: str = arg("", metavar="DIR", help="a trained summarizer fitted beside this checkpoint (same encoder "
+                                                  "and head): record the recalibrated commentary decision in it "
+                                                  "(calibration leaves the head's probability, its feature, as it was)")
     command: str = arg("", cli=False)
 
 
@@ -140,9 +143,31 @@ def calibrate(args: CalibrateArgs, log=print) -> dict:
         from .article_rule import calibrate_on_basil
 
         out["articles"] = calibrate_on_basil(model, args.articles, args.max_fer, log)
+    if args.summarizer:
+        restamp_summarizer(model, args.summarizer, log)
     write_calibration(model, path)
     log(f"wrote the calibrated constants into {path}")
     return out
+
+
+def restamp_summarizer(model, directory: str | Path, log=print) -> None:
+    """Record ``model``'s commentary decision in a summarizer already fitted to its encoder and head.
+
+    Refused (one line) when the summarizer was fitted to another encoder or head: then it needs retraining.
+    """
+    from presslens.model.encoder import ModelLoadError
+    from presslens.model.io import atomic_write
+    from presslens.model.summarizer import ExtractiveSummarizer
+
+    summ = ExtractiveSummarizer.from_pretrained(directory)
+    keys = model.fit_keys()
+    why = summ.misfit({k: v for k, v in keys.items() if k != "decision"})
+    if why or summ.config.encoder_checksum is None:
+        raise ModelLoadError(f"summarizer {directory} {why or 'records no encoder'}: retrain it beside this model")
+    summ.config.head_checksum, summ.config.decision = keys["head_checksum"], keys["decision"]
+    atomic_write(Path(directory) / "config.json", (json.dumps(summ.to_dict(), indent=2, sort_keys=True) + "\n").encode())
+    log(f"recorded the head checksum and the commentary decision {json.dumps(keys['decision'], sort_keys=True)} "
+        f"in {directory}")
 
 
 def calibrate_links_from(model, pairs: dict, source: str, log=print) -> dict:

@@ -134,3 +134,17 @@ def test_one_commentary_decision_serves_and_calibrates(stance_copy, monkeypatch)
     t1, rule1, info1 = calibrate_article_rule(evidence, 0.5)
     assert info1["flag_rate"] == 0.0 and t1 == 0.5 and calls
     assert (t1, info1["flag_rate"]) != (t0, info0["flag_rate"])
+
+
+def test_recalibration_restamps_a_summarizer_fitted_to_the_same_encoder_and_head(stance_copy, tmp_path):
+    from presslens.training.calibrate import restamp_summarizer
+
+    model = StanceModel.from_pretrained(stance_copy)
+    keys = model.fit_keys()
+    _trained_summarizer(keys, decision={"threshold": 0.99, "voice_rules": False}).save_pretrained(tmp_path / "s")
+    assert not ExtractiveSummarizer.from_pretrained(tmp_path / "s").fits(keys)
+    restamp_summarizer(model, tmp_path / "s", log=lambda m: None)
+    assert ExtractiveSummarizer.from_pretrained(tmp_path / "s").fits(keys)
+    _trained_summarizer(keys, head_checksum="1" * 64).save_pretrained(tmp_path / "other")
+    with pytest.raises(ModelLoadError, match="stance head"):
+        restamp_summarizer(model, tmp_path / "other", log=lambda m: None)
