@@ -235,7 +235,7 @@ class StanceModel:
         is_title = list(is_title) if is_title is not None else [False] * len(texts)
         atts = [attribute(t) for t in texts]
         flags = _commentary.commentary_flags(texts, probabilities, [a.reported for a in atts], is_title,
-                                 threshold=self.article_threshold, voice_rules=self.config.voice_rules)
+                                             threshold=self.article_threshold, voice_rules=self.config.voice_rules)
         sentences: list[SentenceStance] = []
         last_speaker = None
         for att, p, flag in zip(atts, probabilities, flags, strict=True):
