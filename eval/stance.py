@@ -6,7 +6,7 @@ with per-class precision/recall/F1, and ``predictions.csv`` one row per sentence
 
 Article level (``--level article``; ``--format basil`` reads the BASIL directory, ``jsonl``/``csv`` read
 rows with ``text`` and ``label`` and optional ``title``/``id``): every article goes through the same
-path as ``presslens analyze`` (clean, segment, encode, ``judge_article``). ``metrics.json`` holds
+path as ``presslens analyze`` (clean, segment, encode, ``StanceModel.judge``). ``metrics.json`` holds
 ``false_editorial_rate`` (share of gold-neutral articles labelled editorial) and ``macro_f1`` where both
 labels occur. BASIL articles are all straight news reports (gold ``neutral``); they are split into two
 halves by a hash of the event (triplet) id, so the article rule can be calibrated on one half
@@ -127,10 +127,7 @@ def judge_articles(model, rows: list[dict]) -> list:
 
     articles = [Article(r["text"], id=r["id"], title=r.get("title")) for r in rows]
     emb = model.encoder.encode([s.text for a in articles for s in a.sentences])
-    results = []
-    for a, e in zip(articles, split_per_article(emb, articles), strict=True):
-        own = [s.text for s in a.sentences]
-        results.append(model.judge_article(own, model.proba_from_embeddings(e, own), [s.is_title for s in a.sentences]))
+    results = [model.judge(a, e) for a, e in zip(articles, split_per_article(emb, articles), strict=True)]
     return results
 
 

@@ -16,6 +16,13 @@ def _threshold_origin(metrics: dict) -> str:
                                    f", weighted to an editorial share of {prior}" if prior not in (None, "dev") else "")
 
 
+def _cosine_lines(config: Any) -> list[str]:
+    links = (getattr(config, "calibration", None) or {}).get("links")
+    how = f"chosen on {links['data']}" if links else "hand-set default, not calibrated"
+    return [f"- claim-link cosine (coverage view): {config.link_threshold:.2f} ({how})",
+            f"- summary support cosine (summarizer's support feature): {config.support_threshold:.2f} ({how})"]
+
+
 def model_card(config: Any) -> str:
     """The card of a ``model.stance.StanceConfig`` (taken untyped: this module sits below model.stance)."""
     t = config.training or {}
@@ -33,7 +40,26 @@ def model_card(config: Any) -> str:
         " (calibrated on straight news)",
         f"- article rule: {json.dumps(asdict(config.article_rule), sort_keys=True)}",
         f"- writer-voice rule (`model/voice.py`): {'on' if config.voice_rules else 'off'}",
+        *_cosine_lines(config),
     ]
+    cal = getattr(config, "calibration", None) or {}
+    if cal:
+        lines += ["", "## Calibrated constants (`presslens calibrate`)", ""]
+        links = cal.get("links")
+        if links:
+            lines += [f"Cosines chosen on {links.get('data')} ({links.get('chosen_on')}; {links.get('reported_on')} "
+                      "only reported):", "", "| constant | value | positive pairs | precision (test) | recall (test) | "
+                      "F1 (train+dev) |", "|---|---|---|---|---|---|"]
+            lines += [f"| {k} | {r['value']:.2f} | {r['positive']} | {r['test']['precision']:.4f} | "
+                      f"{r['test']['recall']:.4f} | {r['train+dev']['f1']:.4f} |"
+                      for k, r in sorted(links.items()) if isinstance(r, dict) and "test" in r]
+        arts = cal.get("articles")
+        if arts and "basil_fer_heldout" in arts:
+            lines += ["", f"In-article threshold {arts['commentary_threshold']:.2f} and article rule (min_share "
+                      f"{arts['min_share']:.2f}) chosen on {arts['data']}, {arts['n_articles']} reports, with the "
+                      f"commentary decision as served (writer-voice rule {'on' if arts.get('voice_rules') else 'off'}): "
+                      f"false-editorial rate {arts['basil_fer_calib']:.4f} there, {arts['basil_fer_heldout']:.4f} on "
+                      "the held-out half."]
     if t.get("data"):
         lines += ["", "## Training data", ""]
         lines += [f"- {d}" for d in t["data"]]

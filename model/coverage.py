@@ -10,6 +10,8 @@ Given several articles on one event (already segmented and embedded in one encod
   words found inside another article's quotation: ``"difficult situation"`` in one report, the full
   "This is a difficult situation we are in" in another). Linked sentences form clusters (union-find);
   a cluster that spans two or more articles is a shared claim, listed with the articles that carry it.
+  Sentences attributed to different speakers are never joined (the same words from two people are two
+  claims), and a cluster shows a speaker only together with a text of that speaker.
 * **Unique claims**: per article, its most salient sentences that no other article supports.
 
 Cost: each article contributes at most ``per_article`` candidate sentences (its most salient), so linking
@@ -145,8 +147,12 @@ def _shares_quote(a: list[frozenset], b: list[frozenset]) -> bool:
 
 
 class _UnionFind:
-    def __init__(self, n: int):
+    """Union-find whose sets keep the speakers their members name (``speaker_key``): two sets that name
+    different speakers are not joined."""
+
+    def __init__(self, n: int, speakers: Sequence[str | None] | None = None):
         self.parent = list(range(n))
+        self.named = [{speakers[p]} if speakers and speakers[p] else set() for p in range(n)]
 
     def find(self, x: int) -> int:
         while self.parent[x] != x:
@@ -154,30 +160,53 @@ class _UnionFind:
             x = self.parent[x]
         return x
 
-    def union(self, a: int, b: int) -> None:
+    def union(self, a: int, b: int) -> bool:
         ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb:
+            return True
+        if len(self.named[ra] | self.named[rb]) > 1:
+            return False
+        lo, hi = min(ra, rb), max(ra, rb)
+        self.parent[hi] = lo
+        self.named[lo] |= self.named[hi]
+        return True
 
 
 def _surname(name: str) -> str:
     return name.split()[-1].lower() if name.split() else ""
 
 
-def _cluster_speaker(claims: list[Claim], best: Claim) -> str | None:
-    """The speaker most members name (matched by last word: "Lavrov" = "Sergei Lavrov"), in its longest form.
+_PRONOUN = frozenset("he she they it we i you".split())
 
-    A cluster whose members mostly name nobody, or name different people, gets the representative's speaker.
+
+def speaker_key(name: str | None) -> str | None:
+    """Who a speaker is, for matching: the last word, lower-cased, singular ("Sergei Lavrov" = "Lavrov",
+    "U.S. officials" = "a senior official"); None for no speaker or an unresolved pronoun."""
+    key = _surname(name or "").strip(".,;:'’\"")
+    if not key or key in _PRONOUN:
+        return None
+    return key[:-1] if key.endswith("s") and not key.endswith("ss") and len(key) > 3 else key
+
+
+def _cluster_face(claims: list[Claim]) -> tuple[str | None, str]:
+    """The speaker and text a cluster is shown with, always from the same member.
+
+    The speaker is the one at least half of the members name (matched by ``speaker_key``: "Lavrov" =
+    "Sergei Lavrov"), in its longest form, and the text the most salient member naming that speaker;
+    otherwise both come from the most salient member.
     """
-    named = [c.speaker for c in claims if c.speaker]
-    if named:
-        counts: dict[str, int] = {}
-        for n in named:
-            counts[_surname(n)] = counts.get(_surname(n), 0) + 1
+    best = max(claims, key=lambda c: c.score)
+    counts: dict[str, int] = {}
+    for c in claims:
+        if (k := speaker_key(c.speaker)) is not None:
+            counts[k] = counts.get(k, 0) + 1
+    if counts:
         top = max(counts, key=lambda k: (counts[k], k))
         if counts[top] * 2 >= len(claims):
-            return max((n for n in named if _surname(n) == top), key=len)
-    return best.speaker
+            members = [c for c in claims if speaker_key(c.speaker) == top]
+            face = max(members, key=lambda c: c.score)
+            return max((c.speaker for c in members), key=len), face.text
+    return best.speaker, best.text
 
 
 Node = tuple[int, int, int, float]  # (article, sentence index, body position, score)
@@ -204,15 +233,16 @@ def _candidate_nodes(articles: Sequence[Article], scores: Sequence[np.ndarray],
 
 
 def _link_nodes(articles: Sequence[Article], embs: Sequence[np.ndarray], nodes: list[Node],
-                threshold: float) -> tuple[_UnionFind, np.ndarray, np.ndarray]:
-    """Union claims across articles that are mutual best matches by meaning, or share a quotation.
+                threshold: float, speakers=None) -> tuple[_UnionFind, np.ndarray, np.ndarray]:
+    """Union claims across articles that are mutual best matches by meaning, or share a quotation, unless
+    that would put two different speakers in one cluster.
 
     Returns the union-find, which nodes were linked at all, and each node's article number.
     """
     emb = np.stack([embs[j][i] for j, i, _, _ in nodes])
     art = np.array([j for j, _, _, _ in nodes])
     quotes = [_quote_keys(articles[j].sentences[i].text) for j, i, _, _ in nodes]
-    uf = _UnionFind(len(nodes))
+    uf = _UnionFind(len(nodes), [speaker_key(speakers[j][i]) if speakers else None for j, i, _, _ in nodes])
     linked = np.zeros(len(nodes), dtype=bool)
     members_of = [np.nonzero(art == j)[0] for j in range(len(articles))]
     for j in range(len(articles)):
@@ -228,14 +258,12 @@ def _link_nodes(articles: Sequence[Article], embs: Sequence[np.ndarray], nodes: 
                 # Mutual best matches only, so one broad sentence cannot chain unrelated claims together.
                 close = sims[a, b] >= threshold and int(best_j[b]) == a
                 quoted = any(quotes[p] and quotes[int(r)] and _shares_quote(quotes[p], quotes[int(r)]) for r in pm)
-                if close:
-                    uf.union(p, q)
+                if close and uf.union(p, q):
                     linked[p] = linked[q] = True
                 if quoted:
                     for r in pm:
                         r = int(r)
-                        if quotes[r] and _shares_quote(quotes[p], quotes[r]):
-                            uf.union(p, r)
+                        if quotes[r] and _shares_quote(quotes[p], quotes[r]) and uf.union(p, r):
                             linked[p] = linked[r] = True
     return uf, linked, art
 
@@ -252,9 +280,8 @@ def _shared_clusters(articles: Sequence[Article], nodes: list[Node], uf: _UnionF
             continue
         members.sort(key=lambda p: (nodes[p][0], nodes[p][1]))
         claims = [_claim(articles, nodes[p][0], nodes[p][1], nodes[p][3], speakers, commentary) for p in members]
-        best = max(claims, key=lambda c: c.score)
-        speaker = _cluster_speaker(claims, best)
-        shared.append(ClaimCluster([articles[j].id for j in arts], claims, speaker, best.text))
+        speaker, text = _cluster_face(claims)
+        shared.append(ClaimCluster([articles[j].id for j in arts], claims, speaker, text))
     shared.sort(key=lambda cl: (-len(cl.articles), -max(c.score for c in cl.claims), cl.claims[0].article_index,
                                 cl.claims[0].index))
     return shared
@@ -280,7 +307,8 @@ def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summ
                    unique_per_article: int = 3) -> Coverage:
     """The event summary, shared claim clusters and unique claims for articles on one event.
 
-    ``speakers`` / ``commentary``: per article, per sentence (from the stance pass). ``excluded`` (default:
+    ``speakers`` / ``commentary``: per article, per sentence (from the stance pass). ``threshold``: the
+    claim-link cosine, the stance checkpoint's calibrated ``link_threshold`` where the Analyzer calls this. ``excluded`` (default:
     ``commentary``) marks sentences that are never claims; with ``claims_only`` they stay out of the event
     summary too.
     """
@@ -297,6 +325,6 @@ def build_coverage(articles: Sequence[Article], embs: Sequence[np.ndarray], summ
     nodes = _candidate_nodes(articles, scores, excluded, per_article)
     if not nodes:
         return Coverage(summary, [], {a.id: [] for a in articles})
-    uf, linked, art = _link_nodes(articles, embs, nodes, threshold)
+    uf, linked, art = _link_nodes(articles, embs, nodes, threshold, speakers)
     return Coverage(summary, _shared_clusters(articles, nodes, uf, art, speakers, commentary),
                     _unique_claims(articles, nodes, linked, unique_per_article, speakers, commentary))

@@ -74,3 +74,20 @@ def head_state(head) -> dict[str, np.ndarray]:
 
 def _erf(x: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf, otypes=[np.float32])(x)
+
+
+def head_checksum(head) -> str:
+    """sha256 over a stance head's tensors (names, shapes, float32 bytes), a ``NumpyHead`` or the torch module
+    alike: which head a summarizer's ``commentary`` feature was read from."""
+    import hashlib
+
+    if isinstance(head, NumpyHead):
+        state = head.state
+    else:
+        state = {k: v.detach().cpu().float().numpy() for k, v in head.state_dict().items()}
+    h = hashlib.sha256()
+    for name in sorted(state):
+        arr = np.ascontiguousarray(state[name], dtype=np.float32)
+        h.update(f"{name}:{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .abstractive import AbstractiveSummarizer, AbstractiveSummary
-from .claims import resolve_speakers, writer_aside
+from .claims import writer_aside
 from .coverage import Coverage, build_coverage
 from .encoder import ModelLoadError
 from .profiles import (  # noqa: F401 - CHECKPOINT_SUMMARIZER and the default paths re-exported
@@ -34,34 +34,37 @@ class SummarizerChoice:
     reason: str
 
 
-def choose_summarizer(encoder_checksum: str, stance_dir: str | os.PathLike | None = None,
+def choose_summarizer(keys: str | dict, stance_dir: str | os.PathLike | None = None,
                       summarizer_dir: str | os.PathLike | None = None) -> SummarizerChoice:
-    """The summarizer to serve beside a stance model whose encoder has ``encoder_checksum``.
+    """The summarizer to serve beside a stance model with these fit ``keys`` (``StanceModel.fit_keys``: encoder
+    checksum, head checksum, commentary decision; a bare encoder checksum where no stance head is served).
 
     A trained scorer's features (centrality, similarity to the headline and the lead) are cosines between
-    that encoder's embeddings, and its standardisation and weights were fitted to their distribution, so it
-    is served only beside the encoder it was trained on. ``summarizer_dir`` (chosen by the user) must fit
+    that encoder's embeddings, its ``commentary`` feature is that head's output, and its standardisation and
+    weights were fitted to their distribution, so it is served only beside the encoder, head and decision
+    it was fitted to (``ExtractiveSummarizer.misfit``). ``summarizer_dir`` (chosen by the user) must fit
     or the load fails. Otherwise the first that fits of: the scorer inside the stance checkpoint
     (``<stance>/summarizer``), the shipped scorer; failing both, the built-in prior, whose hand-set weights
     were fitted to no encoder. The CLI and the service (at start and on every reload) choose through here,
     so they summarise alike.
     """
+    keys = {"encoder_checksum": keys} if isinstance(keys, str) else keys
     candidates = summarizer_candidates(stance_dir, summarizer_dir)  # the one resolver's list, in its order
     if summarizer_dir:
         chosen = ExtractiveSummarizer.from_pretrained(summarizer_dir)
-        if not chosen.fits(encoder_checksum):
-            raise ModelLoadError(
-                f"summarizer {summarizer_dir} was trained on encoder weights {chosen.config.encoder_checksum[:12]}, "
-                f"but the stance model's encoder is {encoder_checksum[:12]}: retrain it on this encoder "
-                "(presslens train summarizer --model STANCE_DIR) or leave the summarizer unset")
+        why = chosen.misfit(keys)
+        if why:
+            raise ModelLoadError(f"summarizer {summarizer_dir} {why}: retrain it beside this model "
+                                 "(presslens train summarizer --model STANCE_DIR) or leave the summarizer unset")
         return SummarizerChoice(chosen, Path(summarizer_dir), "given")
     skipped = []
     for _role, path in candidates:
         chosen = ExtractiveSummarizer.from_pretrained(path)
-        if chosen.fits(encoder_checksum):
-            return SummarizerChoice(chosen, path, "trained on this encoder")
-        skipped.append(str(path))
-    reason = f"built-in prior: {', '.join(skipped)} trained on another encoder" if skipped else "built-in prior"
+        why = chosen.misfit(keys)
+        if why is None:
+            return SummarizerChoice(chosen, path, "fitted to this encoder, head and commentary decision")
+        skipped.append(f"{path} ({why})")
+    reason = f"built-in prior: {'; '.join(skipped)}" if skipped else "built-in prior"
     return SummarizerChoice(ExtractiveSummarizer(), None, reason)
 
 
@@ -166,6 +169,8 @@ class Analyzer:
         self.summarizer = summarizer or ExtractiveSummarizer()
         if self.summarizer.commentary is None:  # the scorer's `commentary` feature reads this stance model
             self.summarizer.commentary = stance.proba_from_embeddings
+        if not self.summarizer.trained:  # the prior's support feature: this encoder's calibrated paraphrase cosine
+            self.summarizer.config.support_threshold = stance.config.support_threshold
         self.abstractive = abstractive
         #: where the summarizer was loaded from (None: built in or given in memory), and why it was chosen
         self.summarizer_path = summarizer_path
@@ -206,7 +211,7 @@ class Analyzer:
 
         stance = load_stance(stance_dir, runtime=runtime, precision=precision, threads=threads, device=device,
                              offered=encoder)
-        choice = choose_summarizer(stance.encoder.checksum(), stance_dir, summarizer_dir)
+        choice = choose_summarizer(stance.fit_keys(), stance_dir, summarizer_dir)
         abstract = AbstractiveSummarizer(abstractive, device=device) if abstractive else None
         return cls(stance, choice.summarizer, abstract, summarizer_path=choice.path, summarizer_reason=choice.reason)
 
@@ -231,15 +236,8 @@ class Analyzer:
         return self._analyze_embedded(articles, self.embed(articles, timer), options or AnalyzeOptions(), timer)
 
     def judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
-        """The stance of one article from its sentence embeddings (head, thresholds, voice and speaker rules)."""
-        texts = [s.text for s in article.sentences]
-        stance = self.stance.judge_article(texts, self.stance.proba_from_embeddings(emb, texts),
-                                           [s.is_title for s in article.sentences])
-        # "he said" after a sentence naming Lavrov is Lavrov speaking.
-        resolved = resolve_speakers(texts, [st.speaker for st in stance.sentences])
-        for st, spk in zip(stance.sentences, resolved, strict=True):
-            st.speaker = spk
-        return stance
+        """The stance of one article from its sentence embeddings (``StanceModel.judge``)."""
+        return self.stance.judge(article, emb)
 
     @staticmethod
     def claim_mask(article: Article, stance: ArticleStance) -> list[bool]:
@@ -293,6 +291,7 @@ class Analyzer:
             speakers=[[st.speaker for st in a.stance.sentences] for a in analyses],
             commentary=[[st.commentary for st in a.stance.sentences] for a in analyses],
             excluded=[[not ok for ok in m] for m in masks], claims_only=options.claims_only,
+            threshold=self.stance.config.link_threshold,
         )
         return CoverageResult(analyses, cov)
 

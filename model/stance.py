@@ -33,17 +33,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from safetensors.numpy import load_file as load_numpy
 
+from . import commentary as _commentary
 from .card import model_card
-from .claims import attribute
+from .claims import attribute, resolve_speakers
 from .encoder import DEFAULT_ENCODER, Encoder, ModelLoadError, load_tokenizer_and_model, resolve_model_path
 from .features import Stacker
-from .head import HEAD_NAME, NumpyHead, build_head
+from .head import HEAD_NAME, NumpyHead, build_head, head_checksum
 from .io import atomic_dir
 from .lexical import LexicalBranch
-from .voice import writer_voice
 
 if TYPE_CHECKING:
     import torch
+
+    from .text import Article
 
 # torch is imported where it is used, not here: a model served through ONNX Runtime (model/runtime/onnx.py) runs
 # its head in numpy and never loads torch, which saves the server a second of start-up and ~200 MB.
@@ -101,6 +103,15 @@ class StanceConfig:
     # marks a sentence commentary inside an article whatever its probability. A switch, so its effect can be
     # measured (``presslens eval stance --voice-rules on|off``); checkpoints from before it had it on.
     voice_rules: bool = True
+    # Cosines between this encoder's sentence embeddings, chosen on labelled pairs of news sentences by
+    # ``presslens calibrate`` (``training/calibrate.py``): two sentences of different articles carry the same
+    # claim (the coverage view's links), and a close paraphrase (the summarizer's support feature). The
+    # defaults are the hand-set values checkpoints had before they were calibrated: ``calibration`` then
+    # holds no ``links`` record and the model card says "not calibrated".
+    link_threshold: float = 0.7
+    support_threshold: float = 0.6
+    # per calibrated constant group ("links", "articles"): the data it was chosen on and its figures
+    calibration: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -220,24 +231,41 @@ class StanceModel:
 
     def judge_article(self, texts: Sequence[str], probabilities: np.ndarray,
                       is_title: Sequence[bool] | None = None) -> ArticleStance:
-        """Sentence commentary decisions and the article label from sentence probabilities."""
+        """Sentence commentary decisions (``commentary_flags``) and the article label from sentence probabilities."""
         is_title = list(is_title) if is_title is not None else [False] * len(texts)
+        atts = [attribute(t) for t in texts]
+        flags = _commentary.commentary_flags(texts, probabilities, [a.reported for a in atts], is_title,
+                                             threshold=self.article_threshold, voice_rules=self.config.voice_rules)
         sentences: list[SentenceStance] = []
         last_speaker = None
-        for text, p, title in zip(texts, probabilities, is_title, strict=True):
-            att = attribute(text)
+        for att, p, flag in zip(atts, probabilities, flags, strict=True):
             spk = att.speaker
             if att.reported and spk is None and att.quote_fraction >= 0.5:
                 spk = last_speaker  # a quotation continued from the previous sentence
             last_speaker = spk if att.reported else None
-            own = bool(p >= self.article_threshold) or (self.config.voice_rules and writer_voice(text))
-            commentary = own and not att.reported and not title
-            sentences.append(SentenceStance(float(p), commentary, att.reported, spk))
+            sentences.append(SentenceStance(float(p), bool(flag), att.reported, spk))
         body = [s for s, t in zip(sentences, is_title, strict=True) if not t]
         n = sum(s.commentary for s in body)
         pe = self.config.article_rule.probability(n, len(body))
         label = "editorial" if pe >= 0.5 else "neutral"
         return ArticleStance(label, float(max(pe, 1.0 - pe)), float(pe), sentences)
+
+    def judge(self, article: Article, emb: np.ndarray) -> ArticleStance:
+        """The stance of one segmented article from its sentence embeddings: head, the commentary decision,
+        the article rule, and speakers ("he said" after a sentence naming Lavrov is Lavrov speaking).
+        The Analyzer and ``eval stance`` both judge through here."""
+        texts = [s.text for s in article.sentences]
+        stance = self.judge_article(texts, self.proba_from_embeddings(emb, texts), [s.is_title for s in article.sentences])
+        resolved = resolve_speakers(texts, [st.speaker for st in stance.sentences])
+        for st, spk in zip(stance.sentences, resolved, strict=True):
+            st.speaker = spk
+        return stance
+
+    def fit_keys(self) -> dict:
+        """What a summarizer served beside this model must have been fitted to: the encoder's weights, the
+        head's, and the commentary decision's settings."""
+        return {"encoder_checksum": self.encoder.checksum(), "head_checksum": head_checksum(self.head),
+                "decision": _commentary.commentary_decision(self.config)}
 
     # -- persistence -----------------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,

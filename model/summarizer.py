@@ -70,7 +70,7 @@ FEATURES = (
     "no_end_punct",      # no closing punctuation: a subheading, caption or fragment
     "capitals",          # share of capitalised words after the first (names, places)
     "support_max",       # best cosine to a sentence of another article on the same event (0 alone)
-    "support_count",     # share of the other articles holding a close paraphrase (cosine >= 0.6)
+    "support_count",     # share of the other articles holding a close paraphrase (cosine >= support_threshold)
     "multi",             # 1 when summarising several articles together
     "commentary",        # the stance model's P(writer's commentary) for the sentence (0 without one)
     # the lead, first-class (issue #28): where the sentence sits against the opening block, and how much the
@@ -84,6 +84,8 @@ FEATURES = (
 )
 FORMAT = "presslens-summarizer"
 FORMAT_VERSION = 2
+#: the support feature's paraphrase cosine in scorers that record none (the hand-set value before calibration);
+#: a scorer records the one it was fitted with, and the prior takes the stance checkpoint's calibrated one
 SUPPORT_THRESHOLD = 0.6
 
 _STOP = frozenset(
@@ -139,7 +141,8 @@ def _paragraph_info(article: Article, body: list[int]) -> tuple[list[int], list[
     return para_no, opens
 
 
-def support_features(emb: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarray:
+def support_features(emb: np.ndarray, others: Sequence[np.ndarray],
+                     threshold: float = SUPPORT_THRESHOLD) -> np.ndarray:
     """(n, 2): best cosine to another article's sentences, and the share of other articles with a close one.
 
     ``others`` holds each other article's (capped) candidate embeddings, so the cost is linear in ``n``.
@@ -151,7 +154,7 @@ def support_features(emb: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarra
         [(emb @ o.T).max(1) if len(o) else np.zeros(len(emb), dtype=np.float32) for o in others], axis=1
     )
     out[:, 0] = best_per_article.max(1)
-    out[:, 1] = (best_per_article >= SUPPORT_THRESHOLD).mean(1)
+    out[:, 1] = (best_per_article >= threshold).mean(1)
     return out
 
 
@@ -178,7 +181,8 @@ def lead_block(emb: np.ndarray, para_no: Sequence[int], size: int = 3) -> tuple[
 
 def sentence_features(article: Article, embeddings: np.ndarray,
                       others: Sequence[np.ndarray] | None = None,
-                      commentary: np.ndarray | None = None) -> np.ndarray:
+                      commentary: np.ndarray | None = None,
+                      support_threshold: float = SUPPORT_THRESHOLD) -> np.ndarray:
     """(n_body, len(FEATURES)) features for the body sentences; ``embeddings`` covers all sentences.
 
     ``others``: embeddings of candidate sentences from other articles on the same event (coverage mode).
@@ -202,7 +206,7 @@ def sentence_features(article: Article, embeddings: np.ndarray,
     lexical = np.array([np.mean([freq[t] for t in ts]) / n if ts else 0.0 for ts in toks], dtype=np.float32)
     title_words = set(_content_tokens(article.sentences[titles[0]].text)) if titles else set()
     para_no, opens = _paragraph_info(article, body)
-    support = support_features(emb, others or [])
+    support = support_features(emb, others or [], support_threshold)
     cols = {name: j for j, name in enumerate(FEATURES)}
     central_z, lexical_z = _zscore(central), _zscore(lexical)
     block_sim, leadness = lead_block(emb, para_no)
@@ -335,6 +339,13 @@ class ScorerConfig:
     # ``weights_checksum`` of the encoder whose embeddings the trained scorer's features came from: its
     # standardisation and weights fit that encoder's similarities (None: the prior, or not recorded).
     encoder_checksum: str | None = None
+    # The stance head its ``commentary`` feature was read from (``model.head.head_checksum``) and that model's
+    # commentary decision (``model.commentary.commentary_decision``): a trained scorer is served only beside
+    # them too (None: not recorded, taken on trust).
+    head_checksum: str | None = None
+    decision: dict | None = None
+    # the support feature's paraphrase cosine (``support_features``) the scorer was fitted with
+    support_threshold: float = SUPPORT_THRESHOLD
 
 
 @dataclass
@@ -367,17 +378,32 @@ class ExtractiveSummarizer:
     def trained(self) -> bool:
         return bool(self.config.training)
 
-    def fits(self, encoder_checksum: str) -> bool:
-        """Whether this scorer may read features from the encoder with these weights: the prior reads any,
-        a trained scorer only its own encoder's (one that records none is taken on trust)."""
-        return self.config.encoder_checksum in (None, encoder_checksum)
+    def misfit(self, keys: dict) -> str | None:
+        """Why this scorer may not serve beside a stance model with these fit keys (``StanceModel.fit_keys``),
+        or None: the prior reads any; a trained scorer only the encoder, head and commentary decision it was
+        fitted to (what it does not record, or ``keys`` does not give, is taken on trust)."""
+        c = self.config
+        for key, what in (("encoder_checksum", "encoder weights"), ("head_checksum", "stance head")):
+            want, got = getattr(c, key), keys.get(key)
+            if want is not None and got is not None and want != got:
+                return f"was fitted to {what} {want[:12]}, but the stance model's are {got[:12]}"
+        got = keys.get("decision")
+        if c.decision is not None and got is not None and c.decision != got:
+            return (f"was fitted to the commentary decision {json.dumps(c.decision, sort_keys=True)}, but the stance "
+                    f"model decides by {json.dumps(got, sort_keys=True)}")
+        return None
+
+    def fits(self, encoder_checksum: str | dict) -> bool:
+        """``misfit`` is None (a bare encoder checksum checks the encoder alone)."""
+        keys = {"encoder_checksum": encoder_checksum} if isinstance(encoder_checksum, str) else encoder_checksum
+        return self.misfit(keys) is None
 
     def scores(self, article: Article, embeddings: np.ndarray,
                others: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """Salience in [0, 1] for each body sentence."""
         scorer = self.config.multi if others and self.config.multi is not None else self.config.single
         probs = self.commentary(embeddings) if self.commentary is not None else None
-        feats = sentence_features(article, embeddings, others, probs)
+        feats = sentence_features(article, embeddings, others, probs, self.config.support_threshold)
         return score_sentences(scorer, feats, embeddings[body_indices(article)])
 
     def summarize(
@@ -424,7 +450,9 @@ class ExtractiveSummarizer:
                 "multi": scorer_dict(self.config.multi, "multi") if self.config.multi is not None else None,
                 "mmr_lambda": self.config.mmr_lambda, "max_candidates": self.config.max_candidates,
                 "coherent": self.config.coherent,
-                "encoder_checksum": self.config.encoder_checksum, "training": self.config.training}
+                "encoder_checksum": self.config.encoder_checksum, "head_checksum": self.config.head_checksum,
+                "decision": self.config.decision, "support_threshold": self.config.support_threshold,
+                "training": self.config.training}
 
     def save_pretrained(self, directory: str | os.PathLike, card: str | None = None,
                         extra_files: dict[str, str] | None = None) -> Path:
@@ -468,9 +496,14 @@ class ExtractiveSummarizer:
                                   max_candidates=int(data.get("max_candidates", 64)),
                                   coherent=bool(data.get("coherent", True)),
                                   training=data.get("training", {}) or {},
-                                  encoder_checksum=data.get("encoder_checksum"))
-            if config.encoder_checksum is not None and not isinstance(config.encoder_checksum, str):
-                raise ValueError("encoder_checksum must be a string")
+                                  encoder_checksum=data.get("encoder_checksum"),
+                                  head_checksum=data.get("head_checksum"), decision=data.get("decision"),
+                                  support_threshold=float(data.get("support_threshold", SUPPORT_THRESHOLD)))
+            for key in ("encoder_checksum", "head_checksum"):
+                if getattr(config, key) is not None and not isinstance(getattr(config, key), str):
+                    raise ValueError(f"{key} must be a string")
+            if config.decision is not None and not isinstance(config.decision, dict):
+                raise ValueError("decision must be an object")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"{path}: malformed summarizer config: {exc}") from exc
         return cls(config)

@@ -1,5 +1,8 @@
 """The article rule's calibration: per-article sentence evidence, and the Neyman-Pearson choice of the
-in-article commentary threshold and the share cut-off on straight news (BASIL's calibration half)."""
+in-article commentary threshold and the share cut-off on straight news (BASIL's calibration half).
+
+Sentences are flagged by the one commentary decision that serving uses (``model.commentary.commentary_flags``,
+the writer-voice rule included when the checkpoint has it on), so the rule calibrated is the rule served."""
 
 from __future__ import annotations
 
@@ -7,18 +10,24 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+from presslens.model import commentary
 from presslens.model.stance import ArticleRule, StanceModel
 
 
 @dataclass
 class ArticleEvidence:
-    """Per body sentence of one article: P(commentary) and whether it is reported speech."""
+    """Per body sentence of one article: P(commentary), whether it is reported speech, and its text."""
 
     probabilities: np.ndarray
     reported: np.ndarray
+    texts: list[str] | None = None  # None: no writer-voice rule can apply (evidence from before it)
+    voice_rules: bool = False
 
     def flags(self, threshold: float) -> np.ndarray:
-        return (self.probabilities >= threshold) & ~self.reported
+        """The served decision at in-article ``threshold`` (``commentary.commentary_flags``)."""
+        texts = self.texts if self.texts is not None else [""] * len(self.probabilities)
+        return commentary.commentary_flags(texts, self.probabilities, self.reported, [False] * len(texts),
+                                           threshold=threshold, voice_rules=self.voice_rules and self.texts is not None)
 
 
 def article_evidence(model: StanceModel, rows: list[dict]) -> list[ArticleEvidence]:
@@ -33,7 +42,8 @@ def article_evidence(model: StanceModel, rows: list[dict]) -> list[ArticleEviden
     for b in body:
         p = probs[pos : pos + len(b)]
         pos += len(b)
-        out.append(ArticleEvidence(p, np.array([attribute(t).reported for t in b], dtype=bool)))
+        out.append(ArticleEvidence(p, np.array([attribute(t).reported for t in b], dtype=bool), list(b),
+                                   bool(model.config.voice_rules)))
     return out
 
 
@@ -45,17 +55,21 @@ def calibrate_article_rule(evidence: list[ArticleEvidence], sentence_threshold: 
     Every calibration article is gold ``neutral``, so this is a Neyman-Pearson choice: the most
     sensitive settings whose false-editorial rate stays within ``max_fer``. The commentary threshold is
     the smallest value >= the dev-chosen sentence threshold at which at most ``max_flag_rate`` of the
-    non-reported body sentences of straight news are flagged (wire copy is written to avoid
-    commentary; a reader should not see a sea of flags). ``min_count`` stays at the documented 2:
+    non-reported body sentences of straight news are flagged as served (the writer-voice rule included;
+    wire copy is written to avoid commentary; a reader should not see a sea of flags). ``min_count`` stays at the documented 2:
     one stray sentence never makes an editorial. ``min_share`` is then the smallest value on a 0.01
     grid for which at most ``max_fer`` of the articles come out editorial.
     """
     base = base or ArticleRule()
-    own = np.concatenate([e.probabilities[~e.reported] for e in evidence]) if evidence else np.zeros(0)
+    n_own = sum(int((~e.reported).sum()) for e in evidence)
+
+    def flag_rate(t: float) -> float:
+        return sum(int(e.flags(t).sum()) for e in evidence) / n_own if n_own else 0.0
+
     threshold = float(sentence_threshold)
     for t in np.arange(sentence_threshold, 0.995, 0.01):
         threshold = float(round(t, 2))
-        if len(own) == 0 or float((own >= t).mean()) <= max_flag_rate:
+        if flag_rate(threshold) <= max_flag_rate:
             break
     counts = [(int(e.flags(threshold).sum()), len(e.probabilities)) for e in evidence]
     chosen = None
@@ -70,8 +84,7 @@ def calibrate_article_rule(evidence: list[ArticleEvidence], sentence_threshold: 
         chosen = (ArticleRule(min_share=0.6, min_count=base.min_count, k_share=base.k_share,
                               k_count=base.k_count), float("nan"))
     rule, fer = chosen
-    flag_rate = float((own >= threshold).mean()) if len(own) else 0.0
-    info = {"n_articles": len(evidence), "commentary_threshold": threshold, "flag_rate": round(flag_rate, 4),
+    info = {"n_articles": len(evidence), "commentary_threshold": threshold, "flag_rate": round(flag_rate(threshold), 4),
             "false_editorial_rate": round(fer, 4), "min_share": rule.min_share}
     return threshold, rule, info
 
@@ -93,5 +106,8 @@ def calibrate_on_basil(model: StanceModel, basil_dir: str, max_fer: float = 0.02
         sel = [e for e, r in zip(evidence, rows, strict=True) if half == "all" or r["half"] == half]
         labels = [rule.probability(int(e.flags(ct).sum()), len(e.probabilities)) >= 0.5 for e in sel]
         record[f"basil_fer_{half}"] = round(float(np.mean(labels)), 4)
+    record["voice_rules"] = bool(model.config.voice_rules)
+    model.config.calibration["articles"] = {"data": f"BASIL calibration half ({basil_dir}); no licence stated",
+                                            **record}
     log(f"article rule calibrated on {record['n_articles']} BASIL reports: {json.dumps(record, sort_keys=True)}")
     return record

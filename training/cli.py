@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     from .distill_cli import register_pool
 
     register_pool(tsub)
+    from .calibrate import CalibrateArgs
+
+    cal = sub.add_parser("calibrate", help="choose a stance checkpoint's encoder- and head-dependent constants "
+                                           "(claim-link and support cosines, article rule) and write them into it")
+    add_dataclass_arguments(cal, CalibrateArgs)
+    cal.set_defaults(func=_calibrate)
 
 
 def _command_line() -> str:
@@ -64,4 +70,12 @@ def _train_stack(ns: argparse.Namespace) -> int:
     from .stacking import StackArgs, stack
 
     stack(from_namespace(StackArgs, ns, command=_command_line()), log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+def _calibrate(ns: argparse.Namespace) -> int:
+    from .arguments import from_namespace
+    from .calibrate import CalibrateArgs, calibrate
+
+    calibrate(from_namespace(CalibrateArgs, ns, command=_command_line()), log=lambda m: print(m, file=sys.stderr))
     return 0

@@ -145,6 +145,16 @@ def _sources(args: TrainStanceArgs, init: StanceModel | None, dev: LabelledSente
     return sources, licences
 
 
+def _calibrate_links(links: str, model, log) -> None:
+    """The claim-link and support cosines for the trained encoder (``presslens calibrate``'s first step)."""
+    from .calibrate import calibrate_links, default_links_dir
+
+    if links == "off" or (links == "auto" and not (default_links_dir() / "train.tsv").is_file()):
+        log("link cosines: not calibrated (hand-set defaults; run scripts/fetch_sts_news.sh, then presslens calibrate)")
+        return
+    calibrate_links(model, default_links_dir() if links == "auto" else links, log)
+
+
 def train_stance(args: TrainStanceArgs, log=print) -> dict:
     """Train, choose epoch and threshold (on dev or by cross-validation), evaluate, and write the checkpoint."""
     t0 = time.time()
@@ -170,6 +180,7 @@ def train_stance(args: TrainStanceArgs, log=print) -> dict:
     model.encoder.bf16 = False  # calibration and the saved model's figures are the fp32 reference's
     if args.calibrate_articles:
         metrics["basil_article_rule"] = calibrate_on_basil(model, args.calibrate_articles, args.max_fer, log)
+    _calibrate_links(args.calibrate_links, model, log)
     for ex in excluded if args.report_excluded else []:
         p = model.predict_proba(ex.texts)[:, 1]
         metrics[Path(ex.source).name] = {"macro_f1": round(macro_f1(np.array(ex.y), (p >= model.config.threshold).astype(int)), 4),

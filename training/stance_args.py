@@ -42,6 +42,10 @@ class TrainStanceArgs:
     calibrate_articles: str = arg("", metavar="DIR", help="BASIL directory: calibrate the in-article threshold "
                                                           "and article rule on its calib half")
     max_fer: float = arg(0.02, help="false-editorial budget for that calibration")
+    calibrate_links: str = arg("auto", metavar="DIR|auto|off",
+                               help="labelled news sentence pairs to choose the claim-link and support cosines on "
+                                    "(presslens calibrate; auto: ~/.cache/presslens/sts-news if fetched, else the "
+                                    "hand-set defaults, marked not calibrated)")
     threshold_prior: str = arg("train", metavar="train|dev|SHARE",
                                help="choose the sentence threshold for the training data's label balance "
                                     "(default; dev reweighted to train's share of editorial), the dev data's, "

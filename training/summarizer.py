@@ -471,6 +471,9 @@ def train_summarizer(args: TrainSummarizerArgs, log: Callable[[str], None] | Non
             config.single = config.multi
     config.training = training
     config.encoder_checksum = encoder.checksum()  # served only beside this very encoder
+    if commentary is not None:  # and beside the stance head and commentary decision its feature read
+        keys = commentary.__self__.fit_keys()
+        config.head_checksum, config.decision = keys["head_checksum"], keys["decision"]
     summ = ExtractiveSummarizer(config)
     path = summ.save_pretrained(args.out, card=model_card(summ), extra_files={
         "training_args.json": json.dumps(asdict(args), indent=2, sort_keys=True) + "\n"})

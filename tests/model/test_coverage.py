@@ -95,3 +95,50 @@ def test_seed_coverage_shows_the_shared_quotes(seed_texts):
     asides = ("Guess it sort of", "I guess", "No doubt", "I don't think", "summed up by this picture")
     for c in result["summary"] + result["unique"]["004"]:
         assert not any(a in c["text"] for a in asides)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("claims_only", [False, True])
+def test_seed_coverage_bar(seed_texts, claims_only):
+    """The coverage bar of issue 29 with the shipped default at its calibrated link cosine: the shared quotes
+    with their speakers, 004's own Lavrov quote not shared (002 was written before the meeting), and every
+    shared claim shown with a text of the speaker it names."""
+    from presslens.model.coverage import speaker_key
+    from presslens.model.pipeline import AnalyzeOptions, Analyzer
+
+    arts = [Article(seed_texts[k], id=k) for k in sorted(seed_texts)]
+    result = Analyzer.load().coverage(arts, AnalyzeOptions(claims_only=claims_only)).to_dict()
+    shared = result["shared"]
+
+    def holding(phrase: str) -> list[dict]:
+        return [cl for cl in shared if any(phrase in c["text"] for c in cl["claims"])]
+
+    [lavrov] = holding("difficult situation")
+    assert {"000", "001", "002"} <= set(lavrov["articles"]) and "Lavrov" in (lavrov["speaker"] or "")
+    [cameron] = holding("consequences")
+    assert {"000", "002"} <= set(cameron["articles"]) and "Cameron" in (cameron["speaker"] or "")
+    [kerry] = holding("I look forward")
+    assert {"001", "002"} <= set(kerry["articles"])
+    assert not holding("pointless to speculate")
+    for cl in shared:
+        face = [c for c in cl["claims"] if c["text"] == cl["text"]]
+        assert face, cl
+        if cl["speaker"]:
+            assert any(speaker_key(c["speaker"]) == speaker_key(cl["speaker"]) for c in face), cl
+
+
+def test_two_speakers_are_never_one_claim_and_a_cluster_shows_its_speakers_text():
+    """Close sentences attributed to different speakers stay apart; a cluster's speaker and text come from
+    one member (here the representative names Lavrov although the salient sentence names nobody)."""
+    arts = [Article(A, id="a"), Article(B, id="b")]
+    embs = _embed(arts)
+    speakers = [[None] * len(a.sentences) for a in arts]
+    meeting = [next(i for i, s in enumerate(a.sentences) if "London on Friday" in s.text) for a in arts]
+    speakers[0][meeting[0]], speakers[1][meeting[1]] = "Sergei Lavrov", "a senior official"
+    cov = build_coverage(arts, embs, ExtractiveSummarizer(), speakers=speakers, max_sentences=2)
+    assert not any(any("London on Friday" in c.text for c in cl.claims) for cl in cov.shared)
+    speakers[1][meeting[1]] = "Lavrov"
+    cov = build_coverage(arts, embs, ExtractiveSummarizer(), speakers=speakers, max_sentences=2)
+    [cl] = [cl for cl in cov.shared if any("London on Friday" in c.text for c in cl.claims)]
+    assert cl.speaker == "Sergei Lavrov"
+    assert any(c.text == cl.text and c.speaker and c.speaker.endswith("Lavrov") for c in cl.claims)

@@ -35,6 +35,7 @@ def test_shipped_scorer_summarises_the_news_in_article_order(analyzer, seed_text
     from presslens.model.text import Article
 
     assert analyzer.summarizer.trained and analyzer.summarizer.config.multi is not None
+    assert analyzer.summarizer_path == default_summarizer_path()  # fitted to this encoder, head and decision
     assert (default_summarizer_path() / "config.json").is_file()
     results = analyzer.analyze([Article(seed_texts[k], id=k) for k in ("000", "001", "002", "003")])
     for r in results:
