@@ -62,6 +62,10 @@ _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"
 
 @dataclass
 class ArticleRule:
+    """An article is editorial when ``sigmoid(k_share * (share - min_share)) * sigmoid(k_count * (n - min_count
+    + 0.5)) >= 0.5`` for ``n`` commentary sentences, ``share`` of its body: both enough commentary and enough
+    of it. ``min_share`` is calibrated on BASIL's calibration half (``presslens calibrate``)."""
+
     min_share: float = 0.12
     min_count: int = 2
     k_share: float = 25.0
