@@ -153,6 +153,25 @@ class ScorerConfig:
     support_threshold: float = SUPPORT_THRESHOLD
 
 
+
+def support_cosine(commentary) -> float:
+    """The support feature's cosine for a scorer trained beside a stance model: the checkpoint's calibrated
+    ``support_threshold`` (``presslens calibrate``), the hand-set one for a bare encoder."""
+    stance = getattr(commentary, "__self__", None)
+    return float(getattr(getattr(stance, "config", None), "support_threshold", SUPPORT_THRESHOLD))
+
+
+def fit_keys_of(commentary) -> dict:
+    """What a scorer trained on ``commentary``'s features records, so it serves only beside them: the stance
+    head's checksum, the commentary decision and the support cosine (nothing for a bare encoder)."""
+    stance = getattr(commentary, "__self__", None)
+    if stance is None:
+        return {}
+    keys = stance.fit_keys()
+    return {"head_checksum": keys["head_checksum"], "decision": keys["decision"],
+            "support_threshold": support_cosine(commentary)}
+
+
 @dataclass
 class SummarySentence:
     index: int  # index into Article.sentences

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from presslens.model.summarizer import ExtractiveSummarizer, ScorerConfig
+from presslens.model.summarizer import ExtractiveSummarizer, ScorerConfig, fit_keys_of
 from presslens.training.summ_cv import (
     BASE_FEATURES,
     Recipe,
@@ -77,7 +77,7 @@ def prepare(ns: argparse.Namespace, log) -> tuple[list, object]:
         sources[name] = prepare_source(name, items, encoder, commentary, cache, cluster=(name == "neus"), log=log)
         log(f"  {name}: {len(items)} documents featurised in {time.time() - t0:.0f}s "
             f"(best lead: {sources[name].lead_name})")
-    return sources, (encoder, key)
+    return sources, (encoder, key, commentary)
 
 
 def curve(sources: dict, recipe: Recipe, sizes: list[int], log) -> list[dict]:
@@ -104,7 +104,8 @@ def final(ns: argparse.Namespace, sources: dict, results: dict, encoder, name: s
                 "cv": results.get(name, {}).get("sources"), "writers_unseen": held,
                 "documents": {k: len(v.units) for k, v in sources.items()},
                 "encoder": f"serving ({encoder[1]})", "scorer": "linear", "sentences": 3}
-    config = ScorerConfig(single=single, multi=multi, training=training, encoder_checksum=encoder[0].checksum())
+    config = ScorerConfig(single=single, multi=multi, training=training, encoder_checksum=encoder[0].checksum(),
+                          **fit_keys_of(encoder[2]))  # the head, decision and support cosine it was fitted to
     path = ExtractiveSummarizer(config).save_pretrained(ns.final, card=card(training))
     print(f"wrote {path}; unseen writer articles: {json.dumps(held)}", file=sys.stderr)
 
@@ -146,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(ns.work)
     work.mkdir(parents=True, exist_ok=True)
     # results hold for one encoder and one set of sizes: a new stance encoder starts afresh
-    tag = hashlib.sha256(json.dumps([encoder[1], ns.writers, ns.sumllm, ns.newts, ns.neus]).encode()).hexdigest()
+    tag = hashlib.sha256(json.dumps([encoder[1], fit_keys_of(encoder[2]), ns.writers, ns.sumllm, ns.newts,
+                                     ns.neus], sort_keys=True).encode()).hexdigest()
     res_path = work / f"results-{tag[:12]}.json"
     done = json.loads(res_path.read_text()) if res_path.is_file() else {}
     choose = [sources[k] for k in ("writers", "sumllm", "newts", "neus")]

@@ -32,7 +32,9 @@ from presslens.model.summarizer import (
     Scorer,
     ScorerConfig,
     body_indices,
+    fit_keys_of,
     sentence_features,
+    support_cosine,
 )
 from presslens.model.text import Article
 
@@ -248,6 +250,7 @@ def featurize(docs: list[SummDoc], encoder, *, sentences: int, cluster: bool,
     ``units`` (optional list) receives (doc, articles, embeddings) per document, for cross-validation.
     """
     prior = ExtractiveSummarizer()
+    support = support_cosine(commentary)
     xs, ys, gs = [], [], []
     t0 = time.time()
     per_doc = [doc_articles(d) for d in docs]
@@ -264,7 +267,8 @@ def featurize(docs: list[SummDoc], encoder, *, sentences: int, cluster: bool,
         feats, texts = [], []
         for j, (a, e) in enumerate(zip(arts, embs, strict=True)):
             others = cluster_others(embs, arts, j, prior) if cluster and len(arts) > 1 else None
-            feats.append(sentence_features(a, e, others, commentary(e) if commentary is not None else None))
+            feats.append(sentence_features(a, e, others, commentary(e) if commentary is not None else None,
+                                           support))
             texts.extend(a.sentences[i].text for i in body_indices(a))
         if not texts:
             continue
@@ -471,9 +475,8 @@ def train_summarizer(args: TrainSummarizerArgs, log: Callable[[str], None] | Non
             config.single = config.multi
     config.training = training
     config.encoder_checksum = encoder.checksum()  # served only beside this very encoder
-    if commentary is not None:  # and beside the stance head and commentary decision its feature read
-        keys = commentary.__self__.fit_keys()
-        config.head_checksum, config.decision = keys["head_checksum"], keys["decision"]
+    for name, value in fit_keys_of(commentary).items():  # and the head, decision and support cosine it read
+        setattr(config, name, value)
     summ = ExtractiveSummarizer(config)
     path = summ.save_pretrained(args.out, card=model_card(summ), extra_files={
         "training_args.json": json.dumps(asdict(args), indent=2, sort_keys=True) + "\n"})

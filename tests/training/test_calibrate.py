@@ -148,3 +148,18 @@ def test_recalibration_restamps_a_summarizer_fitted_to_the_same_encoder_and_head
     _trained_summarizer(keys, head_checksum="1" * 64).save_pretrained(tmp_path / "other")
     with pytest.raises(ModelLoadError, match="stance head"):
         restamp_summarizer(model, tmp_path / "other", log=lambda m: None)
+
+
+def test_a_trained_scorer_records_the_support_cosine_head_and_decision_it_read(tiny_stance_dir):
+    """What the summarizer's training records from the stance model beside it: the calibrated support cosine
+    its features used, and the head and decision its commentary feature read."""
+    from presslens.model.stance import StanceModel
+    from presslens.model.summarizer import SUPPORT_THRESHOLD, fit_keys_of, support_cosine
+
+    model = StanceModel.from_pretrained(tiny_stance_dir)
+    model.config.support_threshold = 0.77
+    keys = fit_keys_of(model.proba_from_embeddings)
+    assert support_cosine(model.proba_from_embeddings) == keys["support_threshold"] == 0.77
+    assert keys["head_checksum"] == model.fit_keys()["head_checksum"]
+    assert keys["decision"] == model.fit_keys()["decision"]
+    assert fit_keys_of(None) == {} and support_cosine(None) == SUPPORT_THRESHOLD  # a bare encoder
