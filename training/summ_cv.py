@@ -128,10 +128,12 @@ def prepare_source(name: str, docs: list[SummDoc], encoder, commentary, cache: E
     return src
 
 
-def _lead_picks(arts, sentences: int) -> dict[str, list[str]]:
+def _lead_picks(arts, sentences: int, cluster: bool) -> dict[str, list[str]]:
+    """Each lead baseline's picks. A cluster source gets every baseline for every document, a one-article
+    cluster included (where they coincide), so each baseline has one score per document."""
     bodies = [[a.sentences[i].text for i in body_indices(a)] for a in arts]
     out = {"lead3": bodies[0][:sentences]}
-    if len(arts) > 1:
+    if cluster:
         out["lead1_each"] = [b[0] for b in bodies if b]
         rr, depth = [], 0
         while len(rr) < sentences and any(depth < len(b) for b in bodies):
@@ -147,7 +149,7 @@ def lead_scores(src: Source, sentences: int) -> tuple[str, list[dict]]:
     per: dict[str, list[dict]] = {}
     for doc, arts, _ in src.units:
         refs = [reference_lines(r) for r in doc.references]
-        for name, picked in _lead_picks(arts, sentences).items():
+        for name, picked in _lead_picks(arts, sentences, src.cluster).items():
             per.setdefault(name, []).append(rouge.score(picked, refs))
     best = max(per, key=lambda n: np.mean([r["rouge1"] for r in per[n]]))
     return best, per[best]

@@ -179,3 +179,15 @@ def test_soft_labels_are_sentence_rouge_scaled_per_document():
     src.soft = soft
     single, _ = fit_recipe([src], Recipe(shares=(("a", 1.0),), soft=0.5))
     assert np.isfinite(single.logits(src.X)).all()
+
+
+def test_a_cluster_source_scores_every_lead_baseline_on_every_document_one_article_clusters_too():
+    """NeuS clusters cut to a budget can hold one article: every baseline still scores that document, so
+    the best one has a score per document (it once had fewer, and cross-validation indexed past its end)."""
+    two = [Article(WIRE), Article(WIRE.replace("storm", "flood"))]
+    units = [(SummDoc("a", [WIRE, WIRE], ["A storm closed the city's schools on Monday."]), two, [None, None]),
+             (SummDoc("b", [WIRE], ["A storm closed the city's schools on Monday."]), [Article(WIRE)], [None])]
+    src = Source("neus", True, units, np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0))
+    name, per_doc = lead_scores(src, 3)
+    assert name in ("lead3", "lead1_each", "lead_round_robin")
+    assert len(per_doc) == len(units)
