@@ -109,7 +109,7 @@ def test_competent_peer_gives_the_library_result(tiny_stance_dir, seed_texts):
     from presslens.model.pipeline import Analyzer
     from presslens.model.text import Article
 
-    analyzer = Analyzer.load(tiny_stance_dir)
+    analyzer = Analyzer.load(tiny_stance_dir, runtime="torch", precision="fp32")  # the peers run plain torch
     texts = [s.text for s in Article(seed_texts["004"], id="s4").sentences]
     st = SentenceTransformerEncoder(analyzer.encoder)
     assert np.abs(st.encode(texts) - analyzer.encoder.encode(texts)).max() < 1e-4
