@@ -105,7 +105,7 @@ def prepare_onnx(model, path: Path) -> None:
 def tiny_analyzer(tiny_stance_dir):
     from presslens.model.pipeline import Analyzer
 
-    return Analyzer.load(tiny_stance_dir)
+    return Analyzer.load(tiny_stance_dir, runtime="torch", precision="fp32")  # the torch reference
 
 
 @pytest.fixture(scope="session")

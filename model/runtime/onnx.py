@@ -348,16 +348,16 @@ def onnx_encoder(key: str, export: Callable[[Path], object], cache_dir: Path | N
     weights costs no memory); ``export(directory)`` is called only when no export exists yet. ``load``
     (default ``OnnxEncoder.load``) reads the directory: ``model.lowp.load`` for a bf16/int8 export.
     """
-    with _LOADED_LOCK:
-        found = _LOADED.get(key)
+    directory = (cache_dir or cache_root()) / key
+    with _LOADED_LOCK:  # shared per export directory: another cache is another export
+        found = _LOADED.get(str(directory))
         if found is not None:
             return found
-        directory = (cache_dir or cache_root()) / key
         if not (directory / META_NAME).is_file():
             log.info("exporting the encoder to ONNX into %s (once per set of weights)", directory)
             export(directory)
         enc = (load or OnnxEncoder.load)(directory, threads=threads)
-        _LOADED[key] = enc
+        _LOADED[str(directory)] = enc
         return enc
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import threading
+import time
 
 import pytest
 import torch
@@ -177,6 +178,17 @@ def test_an_unexpected_fault_during_a_reload_is_a_logged_500_and_the_model_keeps
         assert 'presslens_model_reloads_total{outcome="error"} 1.0' in c.get("/metrics").text
 
 
+def _wait_warm(c, timeout: float = 60.0) -> None:
+    """Until the serving model's warm-up (a background thread, reported in /info) has ended; fails on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        warm = c.get("/info").json().get("runtime", {}).get("warm") or {"state": "none"}
+        if warm["state"] in ("done", "none", "failed"):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the warm-up did not end in {timeout:.0f} s")
+
+
 def test_a_reload_releases_the_previous_model(models_dir, tiny_encoder_dir, tmp_path):
     """After a reload to a checkpoint on other encoder weights, nothing keeps the old analyzer or its encoder
     (and so its compiled runtime) alive: weak references to them are dead once the garbage is collected."""
@@ -201,9 +213,11 @@ def test_a_reload_releases_the_previous_model(models_dir, tiny_encoder_dir, tmp_
     del analyzer
     with TestClient(app) as c:
         assert c.post("/v1/analyze", json={"articles": [{"text": "One sentence here. And another."}]}).status_code == 200
+        _wait_warm(c)  # the warm-up thread holds the encoder it warms until it is done
         resp = c.post("/v1/models/reload", json={"checkpoint": "other-weights"}, headers=ADMIN)
         assert resp.status_code == 200, resp.text
         assert c.post("/v1/analyze", json={"articles": [{"text": "One sentence here. And another."}]}).status_code == 200
+        _wait_warm(c)
         gc.collect()
         assert old_analyzer() is None and old_encoder() is None
         assert app.state.slot.current.analyzer.encoder is not None

@@ -104,7 +104,7 @@ def test_reload_answers_as_the_cli_does(models_dir, tmp_path, capsys):
         served = c.post("/v1/analyze", json={"articles": [{"id": SEEDS[4].stem, "text": text}]}).json()
         _assert_same(served["results"][0], cli_serving)
         summ = next(m for m in c.get("/v1/models").json()["models"] if m["kind"] == "summarizer")
-        assert summ["id"] == "serving/summarizer" and summ["reason"] == "trained on this encoder"
+        assert summ["id"] == "serving/summarizer" and summ["reason"] == "fitted to this encoder, head and commentary decision"
 
         resp = c.post("/v1/models/reload", json={"checkpoint": "fast"}, headers=ADMIN)
         assert resp.status_code == 200, resp.text
@@ -113,7 +113,7 @@ def test_reload_answers_as_the_cli_does(models_dir, tmp_path, capsys):
         _assert_same(served["results"][0], cli_fast)
         summ = next(m for m in resp.json()["models"] if m["kind"] == "summarizer")
         # the serving scorer was fitted to the other encoder's features: the prior (fitted to none) serves
-        assert summ["id"] == "presslens-summarizer-builtin" and "trained on another encoder" in summ["reason"]
+        assert summ["id"] == "presslens-summarizer-builtin" and "was fitted to encoder weights" in summ["reason"]
         metrics = c.get("/metrics").text
         assert 'presslens_model_info{kind="summarizer",version="builtin"} 1.0' in metrics
 
@@ -133,16 +133,18 @@ def test_a_given_summarizer_for_another_encoder_is_refused(models_dir, tmp_path)
         before = _wait_ready(c)
         resp = c.post("/v1/models/reload", json={"checkpoint": "fast"}, headers=ADMIN)
         assert resp.status_code == 422
-        assert "was trained on encoder weights" in resp.json()["error"]
+        assert "was fitted to encoder weights" in resp.json()["error"]
         assert "the current model keeps serving" in resp.json()["error"]
         assert _wait_ready(c) == before
 
 
 def test_fast_checkpoint_reuses_only_the_encoder_with_its_weights(models_dir, tiny_encoder_dir):
-    serving = StanceModel.from_pretrained(models_dir / "serving")
-    fast = StanceModel.from_pretrained(models_dir / "fast", encoder=serving.encoder)
+    from presslens.model.runtime.loader import load_stance
+
+    serving = load_stance(models_dir / "serving")
+    fast = load_stance(models_dir / "fast", offered=serving.encoder)  # the loader decides what is reused
     assert fast.encoder is not serving.encoder
-    again = StanceModel.from_pretrained(models_dir / "fast", encoder=fast.encoder)
+    again = load_stance(models_dir / "fast", offered=fast.encoder)
     assert again.encoder is fast.encoder  # the very weights it was trained on: reused, not loaded twice
 
 
