@@ -9,7 +9,7 @@ What it does, in order:
    truncation), FLOPs = 2 x non-embedding parameters x tokens + the attention term 4 x layers x hidden x
    length^2 per sentence, divided by this machine's fp32 matrix-multiply rate measured now with torch on
    encoder-shaped GEMMs. That is the articles/s no implementation of this model could beat here.
-3. Starts the real service (``python -m api.cli serve`` on 127.0.0.1, a free port), records the cold start
+3. Starts the real service (``python -m presslens.api.cli serve`` on 127.0.0.1, a free port), records the cold start
    (process start until ``/readyz`` answers), drives ``POST /v1/analyze`` with one article per request at
    each concurrency (default 1, 8, 32) from async httpx clients, and reads the server's peak RSS (VmHWM,
    children included) before stopping it.
@@ -446,10 +446,10 @@ def bench_report_md(r: dict) -> str:
         f"({fl['sentences_per_article']:.1f} sentences, {fl['tokens_per_article']:.0f} encoder tokens per article "
         "on average); one article per request, the mix repeated in order at every level, levels alternating "
         "between the systems.",
-        "- presslens: `python -m api.cli serve` on 127.0.0.1 (batching queue; the encoder on "
-        f"{runtime.get('encoder', 'torch')}). Naive peer: `python -m eval.naive_server` (same checkpoint and "
+        "- presslens: `python -m presslens.api.cli serve` on 127.0.0.1 (batching queue; the encoder on "
+        f"{runtime.get('encoder', 'torch')}). Naive peer: `python -m presslens.eval.naive_server` (same checkpoint and "
         "result, synchronous route, each sentence through the plain transformers forward alone). Competent peer: "
-        "`python -m eval.competent_server` (same checkpoint, head and result; sentence-transformers `encode` of "
+        "`python -m presslens.eval.competent_server` (same checkpoint, head and result; sentence-transformers `encode` of "
         "each request's sentences in one call, synchronous FastAPI route).",
         "- Cold start: process start until `/readyz` answers 200, with the runtime export already built "
         "(`presslens prepare`, run by `make install`; this run prepared it first). RSS: VmHWM (peak) of each "

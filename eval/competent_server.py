@@ -8,7 +8,7 @@ synchronous FastAPI route, so concurrent requests run side by side in FastAPI's 
 batching queue across requests. What separates it from presslens is the serving design (the batching
 queue that merges requests, one worker) and the encoder runtime, not the model.
 
-Run: ``python -m eval.competent_server --port 8002 [--model DIR]``.
+Run: ``python -m presslens.eval.competent_server --port 8002 [--model DIR]``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ service packs the tokens of all sentences, see ``model.encoder.PackedBert``); th
 results are the same, so the speedup the benchmark reports is the serving design's, not a different
 model's.
 
-Run: ``python -m eval.naive_server --port 8001 [--model DIR]``.
+Run: ``python -m presslens.eval.naive_server --port 8001 [--model DIR]``.
 """
 
 from __future__ import annotations

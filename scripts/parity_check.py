@@ -38,7 +38,7 @@ def _probs(result: dict) -> list[float]:
 def _post(url: str, articles: list[dict]) -> list[dict]:
     r = httpx.post(f"{url}/v1/analyze", json={"articles": articles}, timeout=300)
     r.raise_for_status()
-    return r.json()["articles"]
+    return r.json()["results"]
 
 
 def _cli(path: Path, model: str | None, env: dict[str, str]) -> list[float]:
