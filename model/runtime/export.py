@@ -1,4 +1,4 @@
-"""``python -m model.export STANCE_DIR OUT_DIR``: export a stance checkpoint's encoder for ONNX Runtime.
+"""``python -m presslens.model.runtime.export STANCE_DIR OUT_DIR``: export a stance checkpoint's encoder for ONNX Runtime.
 
 The child process ``model.runtime.children.export_in_subprocess`` runs, so an export's memory goes back with
 its process. It sits above both ``model.stance`` (which loads the checkpoint) and ``model.runtime.onnx``
@@ -16,7 +16,7 @@ from .onnx import export_encoder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m model.export",
+    ap = argparse.ArgumentParser(prog="python -m presslens.model.runtime.export",
                                  description="export a stance checkpoint's encoder to OUT_DIR")
     ap.add_argument("stance_dir")
     ap.add_argument("out_dir")

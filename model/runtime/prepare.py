@@ -1,7 +1,7 @@
 """Prepare a precision for a stance checkpoint: build its export and run the gate against fp32, once.
 
 ``prepare_and_gate`` is what ``presslens prepare`` calls (with the dev set where it has one) and what a
-server's first start runs in a child process (``python -m model.prepare STANCE_DIR PRECISION``, through
+server's first start runs in a child process (``python -m presslens.model.runtime.prepare STANCE_DIR PRECISION``, through
 ``model.runtime.children.gate_in_subprocess``); the whole ladder, gated rung by rung, is
 ``model.runtime.loader.prepare_ladder``. The verdict is cached (``model.precision.verdict_path``); the build
 is cached beside the fp32 export, so a second call costs only the gate when a dev set is newly given.
@@ -69,10 +69,10 @@ def prepare_and_gate(stance_dir: str | os.PathLike, precision: str, dev: DevSet 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m model.prepare STANCE_DIR PRECISION``: build and gate a precision; the verdict is cached."""
+    """``python -m presslens.model.runtime.prepare STANCE_DIR PRECISION``: build and gate a precision; the verdict is cached."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m model.prepare", description=main.__doc__.split(": ", 1)[1])
+    ap = argparse.ArgumentParser(prog="python -m presslens.model.runtime.prepare", description=main.__doc__.split(": ", 1)[1])
     ap.add_argument("stance_dir")
     ap.add_argument("precision", choices=list(lowp.BACKENDS)[1:])
     ns = ap.parse_args(argv)
