@@ -10,13 +10,10 @@ else the first fp32 one). Prints the warm-up (shapes, seconds, RSS growth) and, 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
 def rss_mib() -> float:
@@ -53,10 +50,9 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
     ns = ap.parse_args()
-    texts = [p.read_text() for p in sorted(FIXTURES.glob("00[0-4]_*.txt"))]
-    if ns.cnndm:
-        with open(ns.cnndm) as fh:
-            texts += [json.loads(line)["article"] for _, line in zip(range(ns.articles), fh, strict=False)]
+    from shape_waste import sample_texts  # scripts/ is on sys.path when a script runs
+
+    texts = sample_texts(ns.cnndm, ns.articles)
     arts = [[s.text for s in Article(t).sentences] for t in texts]
     exports = sorted(cache_root().glob("*-bf16")) or sorted(p for p in cache_root().iterdir() if p.is_dir())
     enc = lowp.load(ns.export or exports[0])

@@ -34,6 +34,15 @@ def dynamic(requests, tokens_per_run=2048, batch_size=32) -> dict:
     return {"ratio": computed / max(1, real), "dummy_share": 0.0, "calls": calls, "requests": len(requests)}
 
 
+def sample_texts(cnndm: str | None, articles: int) -> list[str]:
+    """The five seed articles, then the first ``articles`` articles of a CNN/DM JSONL file if given."""
+    texts = [p.read_text() for p in sorted(FIXTURES.glob("00[0-4]_*.txt"))]
+    if cnndm:
+        with open(cnndm) as fh:
+            texts += [json.loads(line)["article"] for _, line in zip(range(articles), fh, strict=False)]
+    return texts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cnndm", default=None)
@@ -43,10 +52,7 @@ def main() -> None:
     from presslens.model.text import Article
     from tokenizers import Tokenizer
 
-    texts = [p.read_text() for p in sorted(FIXTURES.glob("00[0-4]_*.txt"))]
-    if ns.cnndm:
-        with open(ns.cnndm) as fh:
-            texts += [json.loads(line)["article"] for _, line in zip(range(ns.articles), fh, strict=False)]
+    texts = sample_texts(ns.cnndm, ns.articles)
     tok = Tokenizer.from_file(str(default_encoder_path() / "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(max_length=128)
